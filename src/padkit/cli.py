@@ -1,0 +1,62 @@
+"""The ``padkit`` command line: a thin layer over the API.
+
+Each subcommand lives in ``padkit.commands.<name>`` and defines ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. Results go to stdout, diagnostics to stderr. Exit codes are named below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from ._errors import PadkitError, PadkitTypeError
+
+__all__ = ["EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0  #: success
+EXIT_FAIL = 1  #: the run worked and a --fail-on / --fail-above gate tripped
+EXIT_USAGE = 2  #: bad arguments or bad input (argparse uses 2 too)
+EXIT_ERROR = 3  #: an unexpected error
+
+#: Subcommand name -> module under padkit.commands. Imported lazily so `padkit plan` never pays for the audit.
+SUBCOMMANDS: dict[str, str] = {}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="padkit",
+        description="Padding for CNNs that is not 'nothing': analyse, measure and fix the border of your model.",
+    )
+    parser.add_argument("--version", action="version", version=f"padkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS.items():
+        module = importlib.import_module(f"padkit.commands.{module_name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (``sys.exit(main())`` in scripts)."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args._run(args))
+    except (PadkitError, PadkitTypeError) as exc:
+        print(f"padkit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

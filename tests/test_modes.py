@@ -1,0 +1,36 @@
+import pytest
+
+from padkit._errors import PadkitError, PadkitTypeError
+from padkit.modes import ALIASES, LAYER_MODES, MODE_OPTIONS, PAD_MODES, canonical_mode
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+def test_canonical_names_map_to_themselves(mode):
+    assert canonical_mode(mode) == mode
+
+
+@pytest.mark.parametrize(("alias", "canonical"), sorted(ALIASES.items()))
+def test_aliases(alias, canonical):
+    assert canonical_mode(alias) == canonical
+    assert canonical_mode(alias.upper()) == canonical
+
+
+def test_aliases_never_shadow_canonical_names():
+    assert not set(ALIASES) & set(PAD_MODES)
+
+
+def test_every_mode_has_an_option_set():
+    assert set(PAD_MODES) | set(LAYER_MODES) <= set(MODE_OPTIONS)
+
+
+def test_unknown_mode_names_value_and_allowed():
+    with pytest.raises(PadkitError, match=r"mode='mirror'.*allowed: .*reflect"):
+        canonical_mode("mirror")
+    with pytest.raises(ValueError, match="padding_mode='partial'"):
+        canonical_mode("partial", argname="padding_mode")
+    assert canonical_mode("partial", allowed=LAYER_MODES) == "partial"
+
+
+def test_non_string_mode_is_type_error():
+    with pytest.raises(PadkitTypeError, match="mode must be a str, got int"):
+        canonical_mode(3)
