@@ -3,7 +3,7 @@
 Every other module in padkit calls :func:`canonical_mode` on user input and from then on only sees canonical names.
 
 Canonical names follow NumPy's ``np.pad`` except where PyTorch's name is the one CNN users type
-(``replicate`` for NumPy's ``edge``, ``circular`` for NumPy's ``wrap``). See ``docs/modes.md`` for the table of
+(``replicate`` for NumPy's ``edge``, ``circular`` for NumPy's ``wrap``). See ``docs/pad.md`` for the table of
 names across NumPy, PyTorch, SciPy, OpenCV and TensorFlow (mind the SciPy trap: SciPy's ``reflect`` is
 NumPy's ``symmetric``; padkit never accepts SciPy's spelling because it would silently change meaning).
 
