@@ -5,16 +5,22 @@ zero padding does to a model (:func:`plan`, :func:`audit`).
 """
 
 from ._errors import PadkitError, PadkitTypeError
+from .analysis.plan import LayerPlan, Plan, plan
+from .models import load_model
 from .modes import canonical_mode
 from .padding import numpy_pad, pad
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LayerPlan",
     "PadkitError",
     "PadkitTypeError",
+    "Plan",
     "__version__",
     "canonical_mode",
+    "load_model",
     "numpy_pad",
     "pad",
+    "plan",
 ]

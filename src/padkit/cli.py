@@ -21,7 +21,9 @@ EXIT_USAGE = 2  #: bad arguments or bad input (argparse uses 2 too)
 EXIT_ERROR = 3  #: an unexpected error
 
 #: Subcommand name -> module under padkit.commands. Imported lazily so `padkit plan` never pays for the audit.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "plan": "plan",
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,146 @@
+"""Load a model from one spec string (shared by ``padkit plan`` and ``padkit audit``).
+
+Specs:
+    ``torchvision:NAME``      a torchvision model, random init (``weights=None``; nothing is downloaded)
+    ``timm:NAME``             a timm model, ``pretrained=False`` (needs timm)
+    ``package.module:factory`` any importable callable returning an ``nn.Module``
+    ``PATH.pt`` / ``PATH.pth`` a TorchScript archive (``torch.jit.load``)
+    ``PATH.pt2``              a ``torch.export`` program (``torch.export.load``; its ``.module()`` is returned)
+
+``weights`` is a state_dict file, read with ``torch.load(weights_only=True)``: a pickle that would run code is refused.
+
+Example:
+    >>> model = load_model("torchvision:resnet18")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pickle
+
+import torch
+from torch import nn
+
+from ._errors import PadkitError, PadkitTypeError
+
+__all__ = ["load_model"]
+
+
+def _torchvision(name: str) -> nn.Module:
+    try:
+        import torchvision
+    except ImportError as exc:  # pragma: no cover - torchvision is in the dev extras
+        raise PadkitError(f"spec='torchvision:{name}' needs torchvision (pip install 'padkit[vision]')") from exc
+    available = torchvision.models.list_models()
+    if name not in available:
+        raise PadkitError(
+            f"spec='torchvision:{name}': no such torchvision model; e.g. {', '.join(sorted(available)[:8])}, ..."
+        )
+    return torchvision.models.get_model(name, weights=None)
+
+
+def _timm(name: str) -> nn.Module:
+    try:
+        import timm
+    except ImportError as exc:
+        raise PadkitError(f"spec='timm:{name}' needs timm, which is not installed (pip install timm)") from exc
+    if not timm.is_model(name):
+        raise PadkitError(f"spec='timm:{name}': no such timm model (see timm.list_models())")
+    return timm.create_model(name, pretrained=False)
+
+
+def _factory(spec: str) -> nn.Module:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PadkitError(f"spec={spec!r}: cannot import module {module_name!r}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise PadkitError(f"spec={spec!r}: module {module_name!r} has no attribute {attr!r}")
+    obj = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    if not isinstance(obj, nn.Module):
+        raise PadkitTypeError(f"spec={spec!r} gave {type(obj).__name__}, expected a torch.nn.Module")
+    return obj
+
+
+def _from_file(path: str) -> nn.Module:
+    if path.endswith(".pt2"):
+        try:
+            program = torch.export.load(path)
+        except Exception as exc:
+            raise PadkitError(f"spec={path!r}: not a torch.export program: {exc}") from exc
+        return program.module()
+    try:
+        return torch.jit.load(path, map_location="cpu")
+    except Exception as exc:
+        raise PadkitError(
+            f"spec={path!r}: not a TorchScript archive ({exc}); padkit never unpickles whole models. Save "
+            "it with torch.jit.script(model).save(...) or torch.export, or a factory spec + --weights"
+        ) from exc
+
+
+def _load_weights(model: nn.Module, weights: str) -> None:
+    if not os.path.isfile(weights):
+        raise PadkitError(f"weights={weights!r}: no such file")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise PadkitError(
+            f"weights={weights!r} was refused: it is not a plain state_dict (loading it would need to run code from "
+            f"the file; padkit only loads with weights_only=True). Details: {str(exc).splitlines()[0]}"
+        ) from exc
+    except Exception as exc:
+        raise PadkitError(f"weights={weights!r} could not be read as a state_dict: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PadkitError(f"weights={weights!r}: expected a state_dict (a dict of tensors), got {type(state).__name__}")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise PadkitError(f"weights={weights!r} do not fit the model: {str(exc).splitlines()[0]}") from exc
+
+
+def load_model(spec: str, weights: str | None = None) -> nn.Module:
+    """Build the model ``spec`` names (see the module docstring) and optionally load a state_dict.
+
+    Args:
+        spec: ``torchvision:NAME``, ``timm:NAME``, ``package.module:factory`` or a path (``.pt``/``.pth``/``.pt2``).
+        weights: path of a state_dict saved with ``torch.save``; loaded with ``weights_only=True``.
+
+    Returns:
+        The model in eval mode, on the CPU.
+
+    Raises:
+        PadkitTypeError: ``spec`` is not a string, or a factory returned something else than a module.
+        PadkitError: unknown spec, missing package, unreadable file, or weights that are not a plain state_dict.
+    """
+    if not isinstance(spec, str):
+        raise PadkitTypeError(f"spec={spec!r} ({type(spec).__name__}): expected a string")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise PadkitTypeError(f"weights={weights!r} ({type(weights).__name__}): expected a path")
+    if spec.startswith("torchvision:"):
+        model = _torchvision(spec.split(":", 1)[1])
+    elif spec.startswith("timm:"):
+        model = _timm(spec.split(":", 1)[1])
+    elif spec.endswith((".pt", ".pth", ".pt2")) or os.path.isfile(spec):
+        if not os.path.isfile(spec):
+            raise PadkitError(f"spec={spec!r}: no such file")
+        model = _from_file(spec)
+    elif ":" in spec and all(part.isidentifier() for part in spec.split(":", 1)[0].split(".")):
+        model = _factory(spec)
+    else:
+        raise PadkitError(
+            f"spec={spec!r}: expected 'torchvision:NAME', 'timm:NAME', 'package.module:factory' or a path to a "
+            "TorchScript (.pt/.pth) or torch.export (.pt2) file"
+        )
+    if weights is not None:
+        _load_weights(model, os.fspath(weights))
+    with contextlib.suppress(
+        NotImplementedError
+    ):  # torch.export modules have no train/eval switch: they are frozen as exported
+        model.eval()
+    return model

@@ -1,0 +1,149 @@
+"""Renderers for :class:`padkit.analysis.plan.Plan`: terminal table, JSON file, PNG of the maps."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..analysis.plan import LayerPlan, Plan
+
+__all__ = ["plan_table", "write_plan_json", "write_plan_png"]
+
+
+def _fmt(values: tuple[Any, ...]) -> str:
+    vals = ["-" if v is None else str(v) for v in values]
+    return vals[0] if len(set(vals)) == 1 else "x".join(vals)
+
+
+def _pad(layer: LayerPlan) -> str:
+    if not layer.pad_before:
+        return "?"
+    return f"{_fmt(layer.pad_before)}/{_fmt(layer.pad_after)}"
+
+
+def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
+    """Readable table: layers that pad, leave samples unread or are unknown (every layer with ``all_layers``), and a
+    summary with the verdict and the nearest clean sizes."""
+    rows = [x for x in plan.layers if all_layers or x.interesting]
+    head = ("layer", "kind", "in", "out", "k/s/d", "pad b/a", "unread", "border", "")
+    table = []
+    for x in rows:
+        frac = plan._border_fraction(x.name)
+        flags = []
+        if x.uneven:
+            flags.append("UNEVEN")
+        if any(x.unread):
+            flags.append("UNREAD")
+        if x.note:
+            flags.append(x.note)
+        table.append(
+            (
+                x.name,
+                x.kind,
+                _fmt(x.in_size),
+                _fmt(x.out_size),
+                "-" if x.kernel and x.kernel[0] is None else f"{_fmt(x.kernel)}/{_fmt(x.stride)}/{_fmt(x.dilation)}",
+                _pad(x),
+                _fmt(x.unread) if x.unread else "?",
+                "?" if frac is None else f"{100 * frac:.0f}%",
+                " ".join(flags),
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [head, *table]) for i in range(len(head))]
+    lines = [f"padkit plan: {plan.model} at {'x'.join(map(str, plan.input_size))}", ""]
+    for r in [head, *table]:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    lines.append("")
+    n_hidden = len(plan.layers) - len(rows)
+    if n_hidden:
+        lines.append(f"({n_hidden} more layers pad evenly or not at all; --all to list them)")
+    lines.append(
+        f"{len(plan.layers)} spatial layers: {len(plan.uneven_layers)} uneven, {len(plan.unread_layers)} leave input "
+        f"unread, {len(plan.unknown_layers)} unknown. border = share of output positions whose receptive field reaches "
+        "padding."
+    )
+    verdict = "CLEAN" if plan.clean else "NOT CLEAN"
+    sugg = " or ".join("x".join(map(str, s)) for s in plan.suggested_sizes)
+    lines.append(
+        f"{verdict} at {'x'.join(map(str, plan.input_size))}" + (f"; nearest clean sizes: {sugg}" if sugg else "")
+    )
+    if plan.foveation is not None:
+        f = plan.foveation
+        lines.append(
+            f"foveation: min/max window paths per input pixel = {f.min() / f.max():.3g} (corner {_corner(f):.3g})"
+        )
+    else:
+        lines.append("foveation: unknown (see notes)")
+    for note in plan.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _corner(f: np.ndarray) -> float:
+    return float(f[(0,) * f.ndim] / f.max())
+
+
+def write_plan_json(plan: Plan, path: str) -> None:
+    """Write :meth:`Plan.to_json` (``"format": 1``) to ``path`` (``-`` prints it)."""
+    text = plan.to_json(indent=2)
+    if path == "-":
+        print(text)
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def _reach_layers(plan: Plan, limit: int = 4) -> list[LayerPlan]:
+    """The last layer of each output resolution whose reach is known (at most ``limit``, deepest first)."""
+    by_size: dict[tuple[int, ...], LayerPlan] = {}
+    for x in plan.layers:
+        if x.reach_known and x.kind != "pad" and min(x.out_size or (0,)) > 1:
+            by_size[x.out_size] = x
+    return list(by_size.values())[-limit:]
+
+
+def write_plan_png(plan: Plan, path: str, *, title: str | None = None) -> None:
+    """PNG with the foveation map (log scale) and the padding-reach maps of a few layers (2-D inputs; 1-D shown as a
+    strip, 3-D as the middle slice)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = _reach_layers(plan)
+    n = 1 + len(layers)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.2), squeeze=False)
+    ax = axes[0][0]
+    if plan.foveation is not None:
+        f = _as_2d(plan.foveation)
+        im = ax.imshow(np.log10(np.maximum(f, 1)) - np.log10(max(f.max(), 1)), cmap="magma")
+        fig.colorbar(im, ax=ax, fraction=0.046, label="log10(paths / max)")
+        ax.set_title("foveation (window paths per pixel)")
+    else:
+        ax.text(0.5, 0.5, "foveation unknown", ha="center", va="center")
+        ax.set_title("foveation")
+    for ax, x in zip(axes[0][1:], layers):
+        band = _as_2d(plan.border_band(x.name).numpy())
+        ax.imshow(band, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(
+            f"{x.name} {'x'.join(map(str, x.out_size))}\nreach: {100 * band.mean():.0f}% touch padding", fontsize=9
+        )
+    for row in axes:
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title or f"{plan.model} at {'x'.join(map(str, plan.input_size))}")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _as_2d(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 1:
+        return np.repeat(a[None, :], max(1, len(a) // 8), axis=0)
+    if a.ndim == 3:
+        return a[a.shape[0] // 2]
+    return a

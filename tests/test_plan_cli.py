@@ -1,0 +1,48 @@
+"""The ``padkit plan`` subcommand: table, JSON, PNG and --fail-on exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from padkit import cli
+
+
+@pytest.fixture
+def plan_cli(monkeypatch):
+    monkeypatch.setitem(cli.SUBCOMMANDS, "plan", "plan")
+    return cli.main
+
+
+def test_json_table_and_plot(plan_cli, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    png = tmp_path / "p.png"
+    rc = plan_cli(["plan", "torchvision:resnet18", "--input-size", "224", "--json", str(out), "--plot", str(png)])
+    assert rc == cli.EXIT_OK
+    doc = json.loads(out.read_text())
+    assert doc["format"] == 1 and doc["input_size"] == [224, 224] and doc["clean"] is False
+    conv1 = doc["layers"][0]
+    assert conv1["name"] == "conv1" and conv1["pad_before"] == [3, 3] and conv1["pad_after"] == [2, 2]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = capsys.readouterr().out
+    assert "UNEVEN" in text and "225x225" in text
+
+
+@pytest.mark.parametrize(
+    "size,gate,rc",
+    [
+        ("224", "unread", cli.EXIT_FAIL),
+        ("224", "uneven", cli.EXIT_FAIL),
+        ("225", "unread", cli.EXIT_OK),
+        ("225", "uneven", cli.EXIT_OK),
+        ("225,224", "unread", cli.EXIT_FAIL),
+    ],
+)
+def test_fail_on_exit_codes(plan_cli, size, gate, rc):
+    assert plan_cli(["plan", "torchvision:resnet18", "--input-size", size, "--fail-on", gate, "--no-suggest"]) == rc
+
+
+def test_bad_input_size_is_a_usage_error(plan_cli, capsys):
+    assert plan_cli(["plan", "torchvision:resnet18", "--input-size", "abc"]) == cli.EXIT_USAGE
+    assert "--input-size" in capsys.readouterr().err
