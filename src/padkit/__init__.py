@@ -6,6 +6,7 @@ zero padding does to a model (:func:`plan`, :func:`audit`).
 
 from ._errors import PadkitError, PadkitTypeError
 from .analysis.plan import LayerPlan, Plan, plan
+from .conversion import ConversionReport, LayerChange, SkippedLayer, convert, convert_report
 from .models import load_model
 from .modes import canonical_mode
 from .padding import numpy_pad, pad
@@ -13,12 +14,17 @@ from .padding import numpy_pad, pad
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConversionReport",
+    "LayerChange",
     "LayerPlan",
     "PadkitError",
     "PadkitTypeError",
     "Plan",
     "__version__",
+    "SkippedLayer",
     "canonical_mode",
+    "convert",
+    "convert_report",
     "load_model",
     "numpy_pad",
     "pad",

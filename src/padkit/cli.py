@@ -23,6 +23,7 @@ EXIT_ERROR = 3  #: an unexpected error
 #: Subcommand name -> module under padkit.commands. Imported lazily so `padkit plan` never pays for the audit.
 SUBCOMMANDS: dict[str, str] = {
     "plan": "plan",
+    "convert": "convert",
 }
 
 

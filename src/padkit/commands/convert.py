@@ -1,0 +1,62 @@
+"""``padkit convert MODEL MODE``: show which layers ``padkit.convert`` replaces, and what that does to the output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "switch every padded conv/pool of a model to another padding mode and list what changed"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a .pt/.pth/.pt2 file"
+    )
+    parser.add_argument(
+        "mode", metavar="MODE", help="zeros, reflect, symmetric, replicate, circular, partial, ..."
+    )
+    parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
+    parser.add_argument("--include", action="append", default=None, help="only layers matching this name pattern")
+    parser.add_argument("--exclude", action="append", default=None, help="skip layers matching this name pattern")
+    parser.add_argument(
+        "--input-size",
+        default=None,
+        help="also run one random input of this spatial size through both models and print the output change",
+    )
+    parser.add_argument("--json", metavar="PATH", default=None, help="write the change list as JSON ('-' for stdout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..cli import EXIT_OK
+    from ..conversion import convert_report
+    from ..models import load_model
+    from .plan import parse_input_size
+
+    model = load_model(args.model, args.weights).eval()
+    converted, report = convert_report(model, args.mode, include=args.include, exclude=args.exclude)
+    if args.json == "-":
+        print(report.to_json())
+    else:
+        print(report.format())
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                fh.write(report.to_json() + "\n")
+    if args.input_size:
+        size = parse_input_size(args.input_size)
+        first = next((m for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)), None)
+        channels = first.in_channels if first is not None else 3
+        dims = len(first.kernel_size) if first is not None else 2
+        shape = (1, channels, *(size * dims if len(size) == 1 else size))
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            a, b = model(x), converted(x)
+        if isinstance(a, dict):  # segmentation models return {"out": ...}
+            a, b = a["out"], b["out"]
+        rel = float((a - b).norm() / a.norm().clamp_min(1e-12))
+        out = sys.stderr if args.json == "-" else sys.stdout
+        print(f"output change on one random {tuple(shape)} input: relative L2 {rel:.3g}", file=out)
+    return EXIT_OK

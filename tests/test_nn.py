@@ -1,0 +1,499 @@
+"""padkit.nn: padded convs, transposed convs and pools against independent oracles (SciPy, NumPy, loops)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+import padkit.nn as pnn
+from padkit._errors import PadkitError, PadkitTypeError
+from padkit.nn import functional as PF
+from padkit.nn._config import same_padding
+
+SCIPY = {
+    "reflect": "mirror",
+    "symmetric": "reflect",
+    "replicate": "nearest",
+    "circular": "grid-wrap",
+    "constant": "constant",
+}
+NUMPY = {
+    "reflect": "reflect",
+    "symmetric": "symmetric",
+    "replicate": "edge",
+    "circular": "wrap",
+    "constant": "constant",
+}
+INDEX_MODES = ["reflect", "symmetric", "replicate", "circular"]
+CONVS = {1: pnn.PadConv1d, 2: pnn.PadConv2d, 3: pnn.PadConv3d}
+TCONVS = {1: pnn.PadConvTranspose1d, 2: pnn.PadConvTranspose2d, 3: pnn.PadConvTranspose3d}
+FUNCS = {1: PF.conv1d, 2: PF.conv2d, 3: PF.conv3d}
+VALID = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def np_pad(x: torch.Tensor, pairs, mode: str, **kw) -> torch.Tensor:
+    """Oracle padding of the spatial dims with NumPy."""
+    width = [(0, 0), (0, 0), *pairs]
+    return torch.from_numpy(np.pad(x.detach().numpy(), width, mode=NUMPY.get(mode, mode), **kw))
+
+
+def brute_conv(x, w, b, stride, pairs, dilation, groups, mode, **kw):
+    """Oracle: pad with NumPy, then a valid conv."""
+    nd = x.dim() - 2
+    return VALID[nd](np_pad(x, pairs, mode, **kw), w, b, stride, 0, dilation, groups)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# stride-1 convs vs scipy.ndimage.correlate
+@pytest.mark.parametrize("mode", list(SCIPY))
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("algorithm", ["auto", "pad"])
+def test_conv_matches_scipy_correlate(mode: str, nd: int, algorithm: str) -> None:
+    g = torch.Generator().manual_seed(nd)
+    size = {1: (9,), 2: (7, 6), 3: (5, 6, 4)}[nd]
+    ks = {1: (5,), 2: (3, 5), 3: (3, 3, 5)}[nd]
+    x = torch.randn(1, 1, *size, generator=g, dtype=torch.float64)
+    w = torch.randn(1, 1, *ks, generator=g, dtype=torch.float64)
+    conv = CONVS[nd](1, 1, ks, padding=tuple(k // 2 for k in ks), padding_mode=mode, bias=False, algorithm=algorithm)
+    conv = conv.double()
+    with torch.no_grad():
+        conv.weight.copy_(w)
+    got = conv(x)[0, 0].detach().numpy()
+    ref = ndi.correlate(x[0, 0].numpy(), w[0, 0].numpy(), mode=SCIPY[mode])
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# strided / dilated / grouped / asymmetric vs brute force
+CASES = [  # nd, size, kernel, stride, dilation, groups, padding
+    (1, (13,), (4,), 3, 2, 2, 5),
+    (2, (11, 9), (5, 3), 2, 1, 2, 2),
+    (2, (12, 10), (3, 3), (3, 2), (2, 1), 1, (4, 1)),
+    (2, (8, 9), (3, 3), 2, 1, 4, ((0, 1), (2, 0))),
+    (2, (6, 7), (3, 3), 1, 1, 1, 5),  # padding wider than the input (NumPy's periodic extension)
+    (2, (9, 9), (7, 7), 2, 1, 1, 3),
+    (3, (6, 7, 5), (3, 2, 3), (2, 1, 2), (1, 2, 1), 2, (1, 2, 1)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"c{i}" for i in range(len(CASES))])
+@pytest.mark.parametrize("mode", [*INDEX_MODES, "constant"])
+def test_conv_strided_dilated_grouped(case, mode: str) -> None:
+    nd, size, ks, stride, dilation, groups, padding = case
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 4, *size, generator=g, dtype=torch.float64)
+    w = torch.randn(6 if groups != 4 else 4, 4 // groups, *ks, generator=g, dtype=torch.float64)
+    b = torch.randn(w.shape[0], generator=g, dtype=torch.float64)
+    conv = CONVS[nd](4, w.shape[0], ks, stride, padding, dilation, groups, padding_mode=mode, dtype=torch.float64)
+    conv.load_state_dict({"weight": w, "bias": b})
+    pairs = conv.explicit_padding(size)
+    ref = brute_conv(x, w, b, stride, pairs, dilation, groups, mode)
+    torch.testing.assert_close(conv(x), ref, rtol=1e-12, atol=1e-12)
+    # functional core == module, and both algorithms agree
+    for algorithm in ("auto", "pad"):
+        f = FUNCS[nd](x, w, b, stride, padding, dilation, groups, mode, algorithm=algorithm)
+        torch.testing.assert_close(f, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["mean", "median", "maximum", "minimum", "linear_ramp"])
+def test_conv_statistic_modes(mode: str) -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 2, 7, 8, generator=g, dtype=torch.float64)
+    w = torch.randn(3, 2, 3, 3, generator=g, dtype=torch.float64)
+    got = PF.conv2d(x, w, None, 1, 2, 1, 1, mode)
+    ref = brute_conv(x, w, None, 1, ((2, 2), (2, 2)), 1, 1, mode)
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_constant_value_and_options() -> None:
+    x = torch.randn(1, 1, 5, 5, dtype=torch.float64)
+    w = torch.randn(1, 1, 3, 3, dtype=torch.float64)
+    got = PF.conv2d(x, w, padding=1, padding_mode="constant", padding_options={"value": 2.5})
+    ref = brute_conv(x, w, None, 1, ((1, 1), (1, 1)), 1, 1, "constant", constant_values=2.5)
+    torch.testing.assert_close(got, ref)
+    got = PF.conv2d(x, w, padding=2, padding_mode="mean", padding_options={"stat_length": 2})
+    ref = brute_conv(x, w, None, 1, ((2, 2), (2, 2)), 1, 1, "mean", stat_length=2)
+    torch.testing.assert_close(got, ref)
+    with pytest.raises(PadkitError, match="stat_length"):
+        PF.conv2d(x, w, padding=1, padding_mode="reflect", padding_options={"stat_length": 2})
+
+
+@given(
+    n=st.integers(1, 40),
+    k=st.integers(1, 7),
+    s=st.integers(1, 5),
+    d=st.integers(1, 3),
+    mode=st.sampled_from(["zeros", "reflect", "circular", "partial"]),
+)
+def test_same_output_size_any_stride(n: int, k: int, s: int, d: int, mode: str) -> None:
+    before, after = same_padding(n, k, s, d)
+    ke = d * (k - 1) + 1
+    assert after - before in (0, 1)
+    assert (n + before + after - ke) // s + 1 == math.ceil(n / s)
+    x = torch.randn(1, 1, n, dtype=torch.float64)
+    w = torch.randn(1, 1, k, dtype=torch.float64)
+    y = PF.conv1d(x, w, stride=s, padding="same", dilation=d, padding_mode=mode)
+    assert y.shape[-1] == math.ceil(n / s)
+    if mode != "partial":
+        ref = brute_conv(x, w, None, s, ((before, after),), d, 1, "constant" if mode == "zeros" else mode)
+        torch.testing.assert_close(y, ref)
+
+
+def test_same_matches_torch_for_stride_one() -> None:
+    x = torch.randn(1, 2, 9, 10)
+    conv = nn.Conv2d(2, 3, (4, 3), padding="same", dilation=(1, 2))
+    pconv = pnn.PadConv2d(2, 3, (4, 3), padding="same", dilation=(1, 2))
+    pconv.load_state_dict(conv.state_dict())
+    # PyTorch puts the odd sample of 'same' at the end too
+    torch.testing.assert_close(pconv(x), conv(x))
+    assert pconv.explicit_padding((9, 10)) == ((1, 2), (2, 2))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# partial convolution
+def partial_oracle(x, w, b, stride, pairs, dilation, groups):
+    """The formula computed directly: ones-mask conv for the valid count, loops free (plain torch ops)."""
+    nd = x.dim() - 2
+    mask = torch.ones(1, 1, *x.shape[2:], dtype=x.dtype)
+    count = VALID[nd](
+        np_pad(mask, pairs, "constant"), torch.ones(1, 1, *w.shape[2:], dtype=x.dtype), None, stride, 0, dilation
+    )
+    raw = VALID[nd](np_pad(x, pairs, "constant"), w, None, stride, 0, dilation, groups)
+    window = math.prod(w.shape[2:])
+    ratio = torch.where(count > 0, window / count.clamp(min=1), torch.zeros_like(count))
+    out = raw * ratio
+    if b is not None:
+        out = out + b.view(-1, *([1] * nd))
+    return out * (count > 0)
+
+
+def test_partial_ratio_values() -> None:
+    r = PF.partial_ratio((5, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), dtype=torch.float64)
+    assert r[0, 0] == 2.25 and r[0, -1] == 2.25 and r[-1, 0] == 2.25
+    assert r[0, 2] == 1.5 and r[2, 0] == 1.5
+    assert torch.all(r[1:-1, 1:-1] == 1.0)
+
+
+PARTIAL_CASES = [
+    (1, (10,), (3,), 1, 1, 1, 1),
+    (2, (7, 8), (3, 3), 1, 1, 1, 1),
+    (2, (9, 8), (5, 3), 2, (1, 2), 2, (2, 3)),
+    (2, (6, 6), (3, 3), 2, 1, 1, "same"),
+    (2, (5, 5), (3, 3), 1, 1, 1, 4),  # windows entirely in padding: zero output
+    (3, (5, 4, 6), (3, 3, 3), (1, 2, 1), 1, 2, 1),
+]
+
+
+@pytest.mark.parametrize("case", PARTIAL_CASES, ids=[f"p{i}" for i in range(len(PARTIAL_CASES))])
+@pytest.mark.parametrize("bias", [True, False])
+def test_partial_matches_formula(case, bias: bool) -> None:
+    nd, size, ks, stride, dilation, groups, padding = case
+    g = torch.Generator().manual_seed(11)
+    conv = CONVS[nd](
+        4, 6, ks, stride, padding, dilation, groups, bias=bias, padding_mode="partial", dtype=torch.float64
+    )
+    x = torch.randn(3, 4, *size, generator=g, dtype=torch.float64)
+    pairs = conv.explicit_padding(size)
+    ref = partial_oracle(x, conv.weight, conv.bias, stride, pairs, dilation, groups)
+    torch.testing.assert_close(conv(x), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_partial_cache_follows_batch_size_device_dtype_and_size() -> None:
+    conv = pnn.PadConv2d(2, 2, 3, padding=1, padding_mode="partial", dtype=torch.float64)
+    for shape in [(1, 2, 6, 6), (5, 2, 6, 6), (2, 2, 9, 7), (1, 2, 6, 6)]:
+        x = torch.randn(shape, dtype=torch.float64)
+        ref = partial_oracle(x, conv.weight, conv.bias, 1, ((1, 1), (1, 1)), 1, 1)
+        torch.testing.assert_close(conv(x), ref)
+    a = PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    assert PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))) is a  # cached
+    b = PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), dtype=torch.float64)
+    assert b.dtype == torch.float64 and b is not a
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# transposed convs
+def brute_conv_transpose_1d(x, w, b, stride, padding, output_padding, dilation, mode):
+    """Loop oracle: extend the input by the mode (NumPy, wide), scatter every sample, crop the standard window."""
+    n = x.shape[-1]
+    k = w.shape[-1]
+    ke = dilation * (k - 1) + 1
+    e = ke + n  # generous extension: samples further out cannot reach the window
+    xe = np_pad(x, [(e, e)], mode)[0].numpy()  # (C_in, n + 2e)
+    wn = w.detach().numpy()
+    full = np.zeros((wn.shape[1], (n + 2 * e - 1) * stride + ke))
+    for i in range(xe.shape[-1]):
+        for t in range(k):
+            full[:, i * stride + t * dilation] += xe[:, i] @ wn[:, :, t]
+    length = (n - 1) * stride - 2 * padding + ke + output_padding
+    start = e * stride + padding
+    out = full[:, start : start + length]
+    if b is not None:
+        out = out + b.detach().numpy()[:, None]
+    return torch.from_numpy(out)[None]
+
+
+@pytest.mark.parametrize("mode", [*INDEX_MODES, "constant", "mean"])
+@pytest.mark.parametrize(
+    ("k", "s", "p", "op", "d"), [(3, 1, 1, 0, 1), (4, 2, 1, 0, 1), (3, 2, 1, 1, 1), (5, 3, 0, 2, 1), (3, 2, 2, 1, 2)]
+)
+def test_conv_transpose_1d_oracle(mode: str, k: int, s: int, p: int, op: int, d: int) -> None:
+    g = torch.Generator().manual_seed(5)
+    layer = pnn.PadConvTranspose1d(3, 2, k, s, p, op, dilation=d, padding_mode=mode, dtype=torch.float64)
+    x = torch.randn(1, 3, 6, generator=g, dtype=torch.float64)
+    ref = brute_conv_transpose_1d(x, layer.weight, layer.bias, s, p, op, d, mode)
+    torch.testing.assert_close(layer(x), ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_conv_transpose_zeros_equals_torch_and_modes_differ_only_near_border(nd: int) -> None:
+    torch.manual_seed(0)
+    ref_layer = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[nd](3, 4, 3, 2, 1, 1, groups=1)
+    size = (7,) * nd
+    x = torch.randn(2, 3, *size)
+    zero = TCONVS[nd].from_conv(ref_layer, "zeros")
+    torch.testing.assert_close(zero(x), ref_layer(x), rtol=0, atol=0)
+    refl = TCONVS[nd].from_conv(ref_layer, "reflect")
+    diff = (refl(x) - ref_layer(x)).abs().amax(dim=(0, 1))
+    inner = diff[(slice(3, -3),) * nd]
+    assert inner.max() < 1e-5 and diff.max() > 1e-2
+    # output_size argument works like PyTorch's
+    out = refl(x, output_size=[14] * nd)
+    assert out.shape[2:] == (14,) * nd
+
+
+def test_conv_transpose_2d_grouped_matches_1d_loop_separable() -> None:
+    # 2-D oracle: a kernel that is an outer product factorises the transposed conv into two 1-D ones per mode
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(3, generator=g, dtype=torch.float64)
+    c = torch.randn(4, generator=g, dtype=torch.float64)
+    layer = pnn.PadConvTranspose2d(1, 1, (3, 4), 2, 1, bias=False, padding_mode="symmetric", dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.outer(a, c)[None, None])
+    x = torch.randn(1, 1, 5, 6, generator=g, dtype=torch.float64)
+    rows = torch.stack(
+        [brute_conv_transpose_1d(x[:, :, i], c.view(1, 1, 4), None, 2, 1, 0, 1, "symmetric")[0, 0] for i in range(5)]
+    )
+    # rows: (5, W_out); now along H, per output column
+    cols = torch.stack(
+        [
+            brute_conv_transpose_1d(rows[:, j].view(1, 1, 5), a.view(1, 1, 3), None, 2, 1, 0, 1, "symmetric")[0, 0]
+            for j in range(rows.shape[1])
+        ],
+        dim=1,
+    )
+    torch.testing.assert_close(layer(x)[0, 0], cols, rtol=1e-10, atol=1e-10)
+
+
+def test_conv_transpose_rejects_partial() -> None:
+    with pytest.raises(PadkitError, match="padding_mode"):
+        pnn.PadConvTranspose2d(2, 2, 3, padding_mode="partial")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# pooling
+def brute_pool(x, k, s, pairs_read, mode, kind, d=1):
+    """Pad with NumPy (the samples the windows read), then pool without padding."""
+    xp = np_pad(x, pairs_read, mode)
+    nd = x.dim() - 2
+    if kind == "max":
+        return {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[nd](xp, k, s, 0, d)
+    return {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[nd](xp, k, s, 0)
+
+
+@pytest.mark.parametrize("mode", INDEX_MODES)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_pools_with_modes(mode: str, nd: int, ceil_mode: bool) -> None:
+    x = torch.randn(2, 3, *([8] * nd), dtype=torch.float64)
+    maxp = {1: pnn.PadMaxPool1d, 2: pnn.PadMaxPool2d, 3: pnn.PadMaxPool3d}[nd](
+        3, 2, 1, ceil_mode=ceil_mode, padding_mode=mode
+    )
+    avgp = {1: pnn.PadAvgPool1d, 2: pnn.PadAvgPool2d, 3: pnn.PadAvgPool3d}[nd](
+        3, 2, 1, ceil_mode=ceil_mode, padding_mode=mode
+    )
+    read = maxp.explicit_padding((8,) * nd)
+    torch.testing.assert_close(maxp(x), brute_pool(x, 3, 2, read, mode, "max"))
+    torch.testing.assert_close(avgp(x), brute_pool(x, 3, 2, read, mode, "avg"))
+    nat = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[nd](3, 2, 1, ceil_mode=ceil_mode)
+    assert maxp(x).shape == nat(x).shape
+
+
+def test_pool_constant_and_partial_are_torch_semantics() -> None:
+    x = torch.randn(2, 3, 9, 8)
+    for ceil in (False, True):
+        torch.testing.assert_close(
+            pnn.PadMaxPool2d(3, 2, 1, ceil_mode=ceil)(x), nn.MaxPool2d(3, 2, 1, ceil_mode=ceil)(x)
+        )
+        torch.testing.assert_close(
+            pnn.PadMaxPool2d(3, 2, 1, ceil_mode=ceil, padding_mode="partial")(x),
+            nn.MaxPool2d(3, 2, 1, ceil_mode=ceil)(x),
+        )
+        for cip in (True, False):
+            torch.testing.assert_close(pnn.PadAvgPool2d(3, 2, 1, ceil, cip)(x), nn.AvgPool2d(3, 2, 1, ceil, cip)(x))
+        torch.testing.assert_close(
+            pnn.PadAvgPool2d(3, 2, 1, ceil, padding_mode="partial")(x), nn.AvgPool2d(3, 2, 1, ceil, False)(x)
+        )
+
+
+def test_pool_same_padding() -> None:
+    x = torch.randn(1, 2, 7, 8, dtype=torch.float64)
+    pool = pnn.PadMaxPool2d(3, 2, "same")
+    # TF SAME max pool: pad with -inf, odd sample at the end
+    xp = F.pad(x, (0, 1, 1, 1), value=-math.inf)
+    torch.testing.assert_close(pool(x), F.max_pool2d(xp, 3, 2))
+    assert pool.explicit_padding((7, 8)) == ((1, 1), (0, 1))
+    avg = pnn.PadAvgPool2d(3, 2, "same", count_include_pad=False)
+    ones = F.avg_pool2d(F.pad(torch.ones_like(x), (0, 1, 1, 1)), 3, 2)
+    torch.testing.assert_close(avg(x), F.avg_pool2d(F.pad(x, (0, 1, 1, 1)), 3, 2) / ones)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# gradients
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: pnn.PadConv2d(2, 3, 3, 1, 1, padding_mode=m),
+        lambda m: pnn.PadConv2d(4, 4, (3, 2), (2, 1), ((1, 2), (0, 1)), (1, 2), groups=2, padding_mode=m),
+        lambda m: pnn.PadConv1d(2, 2, 4, 2, 3, 2, padding_mode=m),
+        lambda m: pnn.PadConv3d(2, 2, 3, (1, 2, 1), 1, padding_mode=m),
+        lambda m: pnn.PadConvTranspose2d(2, 3, 3, 2, 1, 1, padding_mode="reflect" if m == "partial" else m),
+        lambda m: pnn.PadMaxPool2d(3, 2, 1, padding_mode=m),
+        lambda m: pnn.PadAvgPool2d(3, 2, 1, padding_mode=m),
+    ],
+    ids=["conv2d", "conv2d_strided_grouped", "conv1d", "conv3d", "convT2d", "maxpool", "avgpool"],
+)
+@pytest.mark.parametrize("mode", ["reflect", "symmetric", "replicate", "circular", "partial"])
+def test_gradcheck(make, mode: str) -> None:
+    layer = make(mode).double()
+    nd = {pnn.PadConv1d: 1, pnn.PadConv3d: 3}.get(type(layer), 2)
+    size = (5,) * nd if nd == 3 else (7,) * nd
+    x = torch.randn(2, getattr(layer, "in_channels", 2), *size, dtype=torch.float64, requires_grad=True)
+    params = [p for p in layer.parameters()]
+
+    def f(x, *ps):
+        for p, q in zip(params, ps):
+            p.data = q.data
+        return layer(x)
+
+    assert torch.autograd.gradcheck(lambda x: layer(x), (x,))
+    if params:
+        w = layer.weight
+        assert torch.autograd.gradcheck(
+            lambda w_: type(layer).forward(_with_weight(layer, w_), x.detach()), (w.detach().clone().requires_grad_(),)
+        )
+
+
+def _with_weight(layer, w):
+    clone = type(layer).__new__(type(layer))
+    clone.__dict__ = dict(layer.__dict__)
+    clone._parameters = dict(layer._parameters)
+    clone._parameters["weight"] = w
+    return clone
+
+
+def test_border_backward_matches_pad_path() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 4, 9, 8, generator=g, requires_grad=True)
+    w = torch.randn(6, 2, 3, 5, generator=g, requires_grad=True)
+    b = torch.randn(6, generator=g, requires_grad=True)
+    gy = torch.randn(2, 6, 6, 4, generator=g)
+    grads = []
+    for algorithm in ("auto", "pad"):
+        y = PF.conv2d(x, w, b, (2, 1), (2, 2), (1, 2), 2, "circular", algorithm=algorithm)
+        grads.append(torch.autograd.grad(y, (x, w, b), gy))
+    for a, c in zip(*grads):
+        torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# module plumbing
+def test_state_dict_keys_and_isinstance() -> None:
+    conv = pnn.PadConv2d(3, 4, 3, padding=1, padding_mode="edge")
+    assert isinstance(conv, nn.Conv2d)
+    assert conv.padding_mode == "replicate"
+    plain = nn.Conv2d(3, 4, 3, padding=1)
+    assert list(conv.state_dict()) == list(plain.state_dict())
+    conv.load_state_dict(plain.state_dict(), strict=True)
+    assert "padding_mode=replicate" in repr(conv)
+    assert pnn.PadConv2d(3, 4, 3, padding="same").padding == "same"
+    assert pnn.PadConv2d(3, 4, 3, padding=((1, 2), (0, 1))).padding == ((1, 2), (0, 1))
+    assert pnn.PadConv2d(3, 4, 3, padding=(1, 2)).padding == (1, 2)
+
+
+def test_zeros_equals_torch_conv_bitwise() -> None:
+    plain = nn.Conv2d(3, 5, 3, 2, 1, groups=1)
+    conv = pnn.PadConv2d.from_conv(plain, "zeros")
+    assert conv.weight is plain.weight
+    x = torch.randn(2, 3, 11, 12)
+    assert torch.equal(conv(x), plain(x))
+
+
+def test_torch_modes_equal_torch_conv() -> None:
+    x = torch.randn(2, 3, 10, 9)
+    for mode in ["reflect", "replicate", "circular"]:
+        plain = nn.Conv2d(3, 5, 3, 1, 1, padding_mode=mode)
+        conv = pnn.PadConv2d.from_conv(plain, mode)
+        torch.testing.assert_close(conv(x), plain(x))
+
+
+def test_channels_last_and_unbatched() -> None:
+    conv = pnn.PadConv2d(4, 6, 3, padding=1, padding_mode="reflect")
+    x = torch.randn(2, 4, 8, 9)
+    ref = conv(x)
+    torch.testing.assert_close(conv.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last)), ref)
+    torch.testing.assert_close(conv(x[0]), ref[0])
+    xr = x.to(memory_format=torch.channels_last).requires_grad_()
+    conv(xr).sum().backward()
+    assert xr.grad is not None and xr.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast(dtype: torch.dtype) -> None:
+    if dtype == torch.float16 and not torch.cuda.is_available():
+        device = "cpu"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    x = torch.randn(2, 4, 9, 9, device=device)
+    for mode in ["reflect", "circular", "partial", "symmetric"]:
+        conv = pnn.PadConv2d(4, 4, 3, padding=1, padding_mode=mode).to(device)
+        ref = conv(x)
+        with torch.autocast(device_type=device, dtype=dtype):
+            y = conv(x)
+        assert y.dtype == dtype
+        torch.testing.assert_close(y.float(), ref, rtol=5e-2, atol=5e-2)
+
+
+def test_validation_errors_name_the_argument() -> None:
+    with pytest.raises(PadkitError, match="padding_mode='scipy'"):
+        pnn.PadConv2d(2, 2, 3, padding_mode="scipy")
+    with pytest.raises(PadkitTypeError, match="padding_mode"):
+        pnn.PadConv2d(2, 2, 3, padding_mode=3)  # type: ignore[arg-type]
+    with pytest.raises(PadkitError, match="padding='full'"):
+        pnn.PadConv2d(2, 2, 3, padding="full")
+    with pytest.raises(PadkitTypeError, match="padding"):
+        pnn.PadConv2d(2, 2, 3, padding=(1, 2, 3))
+    with pytest.raises(PadkitError, match="padding"):
+        pnn.PadConv2d(2, 2, 3, padding=-1)
+    with pytest.raises(PadkitError, match="algorithm"):
+        pnn.PadConv2d(2, 2, 3, algorithm="fast")
+    with pytest.raises(PadkitError, match="too small"):
+        pnn.PadConv2d(2, 2, 5)(torch.randn(1, 2, 3, 3))
+    with pytest.raises(PadkitError, match="input_spatial_size"):
+        pnn.PadConv2d(2, 2, 3).explicit_padding((3,))
+    with pytest.raises(PadkitError, match="return_indices"):
+        pnn.PadMaxPool2d(2, return_indices=True)
+
+
+def test_public_api() -> None:
+    assert sorted(pnn.__all__) == sorted(
+        [f"Pad{k}{n}d" for k in ("Conv", "ConvTranspose", "MaxPool", "AvgPool") for n in (1, 2, 3)] + ["functional"]
+    )
+    for name in ("conv1d", "conv2d", "conv3d", "conv_transpose2d", "max_pool2d", "avg_pool3d", "partial_ratio"):
+        assert name in PF.__all__
