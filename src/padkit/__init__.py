@@ -5,6 +5,7 @@ zero padding does to a model (:func:`plan`, :func:`audit`).
 """
 
 from ._errors import PadkitError, PadkitTypeError
+from .analysis.audit import AuditReport, LayerResult, ModeResult, RunningMoments, Summary, audit
 from .analysis.plan import LayerPlan, Plan, plan
 from .conversion import ConversionReport, LayerChange, SkippedLayer, convert, convert_report
 from .models import load_model
@@ -14,14 +15,20 @@ from .padding import numpy_pad, pad
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport",
     "ConversionReport",
     "LayerChange",
     "LayerPlan",
+    "LayerResult",
+    "ModeResult",
     "PadkitError",
     "PadkitTypeError",
     "Plan",
-    "__version__",
+    "RunningMoments",
     "SkippedLayer",
+    "Summary",
+    "__version__",
+    "audit",
     "canonical_mode",
     "convert",
     "convert_report",

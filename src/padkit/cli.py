@@ -24,6 +24,7 @@ EXIT_ERROR = 3  #: an unexpected error
 SUBCOMMANDS: dict[str, str] = {
     "plan": "plan",
     "convert": "convert",
+    "audit": "audit",
 }
 
 

@@ -1,0 +1,25 @@
+"""Measure what padding does to a model: border distribution shift, false edges, spatial bias, padding-aware channels.
+
+See :func:`audit` and ``docs/metrics.md`` for the metric definitions.
+"""
+
+from __future__ import annotations
+
+from .core import DEFAULT_BORDER_PX, audit, default_layers
+from .moments import RunningMoments, pool_moments
+from .report import METRICS, AuditReport, InputStats, LayerResult, ModeResult, PaddingAwareChannel, Summary
+
+__all__ = [
+    "DEFAULT_BORDER_PX",
+    "METRICS",
+    "AuditReport",
+    "InputStats",
+    "LayerResult",
+    "ModeResult",
+    "PaddingAwareChannel",
+    "RunningMoments",
+    "Summary",
+    "audit",
+    "default_layers",
+    "pool_moments",
+]

@@ -1,0 +1,236 @@
+"""Audit results: frozen dataclasses holding data only (renderers live in :mod:`padkit.render.audit`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "METRICS",
+    "AuditReport",
+    "InputStats",
+    "LayerResult",
+    "ModeResult",
+    "PaddingAwareChannel",
+    "Summary",
+]
+
+#: Summary metrics, in report order, and whether larger is worse (all are).
+METRICS: tuple[str, ...] = (
+    "border_shift",
+    "false_edge_ratio",
+    "equivariance_gap",
+    "position_r2",
+    "padding_aware_channels",
+)
+
+
+def _num(v: Any) -> Any:
+    """JSON-safe number: non-finite floats become ``None``."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass(frozen=True)
+class PaddingAwareChannel:
+    """A channel whose response on one side of the border band differs from its interior response."""
+
+    channel: int
+    side: str  # top | bottom | left | right
+    smd: float  # standardised mean difference side-strip vs interior
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "side": self.side, "smd": _num(self.smd)}
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """Metrics of one layer under one padding mode. Floats are NaN where undefined (see ``notes``)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, int, int]  # (C, H, W)
+    stride: tuple[int, int]
+    band_source: str
+    band_widths: tuple[int, int, int, int]  # top, bottom, left, right (output positions)
+    n_border: int
+    n_interior: int
+    values: int  # finite activation values seen
+    nonfinite: int
+    border_shift: float
+    smd_max: float
+    var_ratio: float
+    wasserstein: float
+    false_edge_ratio: float
+    equivariance_gap: float
+    equivariance_border: float
+    equivariance_interior: float
+    equivariance_curve: tuple[float, ...]  # relative error by distance to the border (output positions)
+    position_r2: float
+    padding_aware: tuple[PaddingAwareChannel, ...]
+    shift_profile: tuple[float, ...]  # mean |SMD| of each distance ring vs interior
+    edge_profile: tuple[float, ...]  # edge energy of each distance ring / interior edge energy
+    notes: tuple[str, ...] = ()
+    mean_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W)
+    std_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W)
+
+    @property
+    def padding_aware_channels(self) -> int:
+        return len(self.padding_aware)
+
+    def to_dict(self, *, include_maps: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "kind": self.kind,
+            "shape": list(self.shape),
+            "stride": list(self.stride),
+            "band": {
+                "source": self.band_source,
+                "widths": dict(zip(("top", "bottom", "left", "right"), self.band_widths)),
+                "border_positions": self.n_border,
+                "interior_positions": self.n_interior,
+            },
+            "values": self.values,
+            "nonfinite": self.nonfinite,
+            "border_shift": _num(self.border_shift),
+            "smd_max": _num(self.smd_max),
+            "var_ratio": _num(self.var_ratio),
+            "wasserstein": _num(self.wasserstein),
+            "false_edge_ratio": _num(self.false_edge_ratio),
+            "equivariance_gap": _num(self.equivariance_gap),
+            "equivariance_border": _num(self.equivariance_border),
+            "equivariance_interior": _num(self.equivariance_interior),
+            "equivariance_curve": [_num(v) for v in self.equivariance_curve],
+            "position_r2": _num(self.position_r2),
+            "padding_aware_channels": self.padding_aware_channels,
+            "padding_aware": [p.to_dict() for p in self.padding_aware],
+            "shift_profile": [_num(v) for v in self.shift_profile],
+            "edge_profile": [_num(v) for v in self.edge_profile],
+            "notes": list(self.notes),
+        }
+        if include_maps and self.mean_map is not None and self.std_map is not None:
+            d["mean_map"] = [[_num(float(v)) for v in row] for row in self.mean_map]
+            d["std_map"] = [[_num(float(v)) for v in row] for row in self.std_map]
+        return d
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Whole-model figures for one mode: means over the layers where each is defined, and the worst layer."""
+
+    border_shift: float
+    false_edge_ratio: float
+    equivariance_gap: float
+    position_r2: float
+    padding_aware_channels: int
+    worst: dict[str, str]  # metric -> layer name with the largest value
+
+    def value(self, metric: str) -> float:
+        return float(getattr(self, metric))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "border_shift": _num(self.border_shift),
+            "false_edge_ratio": _num(self.false_edge_ratio),
+            "equivariance_gap": _num(self.equivariance_gap),
+            "position_r2": _num(self.position_r2),
+            "padding_aware_channels": self.padding_aware_channels,
+            "worst_layer": dict(self.worst),
+        }
+
+
+@dataclass(frozen=True)
+class InputStats:
+    """Statistics of the input images' outermost pixel ring, per channel."""
+
+    border_mean: tuple[float, ...]
+    border_std: tuple[float, ...]
+    zero_z: tuple[float, ...]  # (0 - border_mean) / border_std: where a padded zero sits in the border distribution
+    centred: bool  # every |zero_z| <= 0.5
+    nonfinite: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "border_mean": [_num(v) for v in self.border_mean],
+            "border_std": [_num(v) for v in self.border_std],
+            "zero_z": [_num(v) for v in self.zero_z],
+            "centred": self.centred,
+            "nonfinite": self.nonfinite,
+        }
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    """The audit of the model under one padding mode."""
+
+    mode: str
+    summary: Summary
+    layers: tuple[LayerResult, ...]
+    warnings: tuple[str, ...] = ()
+
+    def layer(self, name: str) -> LayerResult:
+        for lr in self.layers:
+            if lr.name == name:
+                return lr
+        raise KeyError(name)
+
+    def to_dict(self, *, include_maps: bool = False) -> dict[str, Any]:
+        return {
+            "summary": self.summary.to_dict(),
+            "layers": {lr.name: lr.to_dict(include_maps=include_maps) for lr in self.layers},
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Everything :func:`padkit.analysis.audit.audit` measured. ``results`` holds one :class:`ModeResult` per mode."""
+
+    model: str
+    data: str
+    input_size: tuple[int, int]
+    images: int
+    normalize: str
+    border: str
+    settings: dict[str, Any]
+    input_stats: InputStats
+    results: tuple[ModeResult, ...]
+    warnings: tuple[str, ...] = ()
+    world_size: int = 1
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return tuple(r.mode for r in self.results)
+
+    def result(self, mode: str) -> ModeResult:
+        for r in self.results:
+            if r.mode == mode:
+                return r
+        raise KeyError(mode)
+
+    def to_dict(self, *, include_maps: bool = False) -> dict[str, Any]:
+        """JSON-ready dict (``"format": 1``); non-finite numbers become ``null``."""
+        return {
+            "format": 1,
+            "tool": "padkit audit",
+            "model": self.model,
+            "data": self.data,
+            "input_size": list(self.input_size),
+            "images": self.images,
+            "normalize": self.normalize,
+            "border": self.border,
+            "settings": dict(self.settings),
+            "world_size": self.world_size,
+            "input": self.input_stats.to_dict(),
+            "modes": list(self.modes),
+            "results": {r.mode: r.to_dict(include_maps=include_maps) for r in self.results},
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self, *, indent: int | None = 2, include_maps: bool = False) -> str:
+        """The report as a JSON string (strict JSON: no NaN/Infinity tokens)."""
+        return json.dumps(self.to_dict(include_maps=include_maps), indent=indent, allow_nan=False)

@@ -1,0 +1,153 @@
+"""``padkit audit MODEL``: measure border shift, false edges, spatial bias and padding-aware channels on real images.
+
+Under ``torchrun --nproc_per_node=N -m padkit audit ...`` the batches are sharded over the processes
+(gloo on CPU, nccl on CUDA), the statistics all-reduced, and rank 0 prints and writes the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+from .._errors import PadkitError
+
+__all__ = ["HELP", "add_arguments", "parse_fail_above", "run"]
+
+HELP = (
+    "measure what padding does to a model on real images: border shift, false edges, spatial bias (per layer, per mode)"
+)
+
+
+def parse_fail_above(items: list[str]) -> list[tuple[str, float]]:
+    """``["border_shift=0.5"]`` -> ``[("border_shift", 0.5)]``; the metric must be a summary metric."""
+    from ..analysis.audit import METRICS
+
+    out = []
+    for item in items:
+        metric, sep, value = item.partition("=")
+        metric = metric.strip()
+        try:
+            threshold = float(value)
+        except ValueError:
+            threshold = math.nan
+        if not sep or metric not in METRICS or not math.isfinite(threshold):
+            raise PadkitError(f"--fail-above={item!r}: expected METRIC=VALUE with METRIC in {', '.join(METRICS)}")
+        out.append((metric, threshold))
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a file")
+    parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
+    parser.add_argument("--data", default="builtin", help="builtin (default), synthetic:KIND, or a folder of images")
+    parser.add_argument("--images", type=int, default=64, help="number of images (default 64)")
+    parser.add_argument("--input-size", type=int, default=224, help="image side in pixels (default 224)")
+    parser.add_argument("--normalize", default="imagenet", help="imagenet (default), none, or MEAN,STD")
+    parser.add_argument("--modes", default=None, help="comma list of padding modes to compare (default: as-is)")
+    parser.add_argument("--layers", default=None, help="comma list of module names (default: all conv/pool layers)")
+    parser.add_argument("--border", default="auto", help="auto (receptive-field band) or a width in input pixels")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
+    parser.add_argument("--probe-images", type=int, default=64, help="images for the position probe (default 64)")
+    parser.add_argument("--equivariance-images", type=int, default=8, help="images for the crop-shift check")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cpu; under torchrun with CUDA: cuda:LOCAL_RANK)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the image crops and probe projections")
+    parser.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON ('-' for stdout)")
+    parser.add_argument("--html", metavar="PATH", default=None, help="write a self-contained HTML report")
+    parser.add_argument("--top", type=int, default=10, help="layers shown per mode in the table (default 10)")
+    parser.add_argument(
+        "--fail-above",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 1 when a mode's summary METRIC exceeds VALUE (repeatable)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _init_distributed(device: str | None) -> tuple[bool, str | None]:
+    """Start the process group when launched by torchrun; returns (started_here, device)."""
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False, device
+    wants_cuda = (device is None and torch.cuda.is_available()) or (device or "").startswith("cuda")
+    if wants_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        dist.init_process_group("nccl")
+        return True, f"cuda:{local}"
+    dist.init_process_group("gloo")
+    return True, device or "cpu"
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    from ..analysis.audit import audit
+    from ..cli import EXIT_FAIL, EXIT_OK
+    from ..models import load_model
+    from ..render.audit import render_html, render_json, render_table
+
+    gates = parse_fail_above(args.fail_above)
+    border: str | int = args.border
+    if border != "auto":
+        try:
+            border = int(border)
+        except ValueError:
+            raise PadkitError(f"--border={args.border!r}: expected auto or a width in pixels") from None
+    modes = None if args.modes is None else [m for m in args.modes.split(",") if m.strip()]
+    layers = None if args.layers is None else [n for n in args.layers.split(",") if n.strip()]
+    started, device = _init_distributed(args.device)
+    try:
+        model = load_model(args.model, args.weights)
+        if device is not None:
+            model = model.to(device)
+        report = audit(
+            model,
+            args.data,
+            modes=modes,
+            layers=layers,
+            input_size=args.input_size,
+            images=args.images,
+            batch_size=args.batch_size,
+            border=border,
+            normalize=args.normalize,
+            probe_images=args.probe_images,
+            equivariance_images=args.equivariance_images,
+            device=device,
+            seed=args.seed,
+            progress=not args.no_progress,
+            model_name=args.model,
+        )
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        if rank == 0:
+            if args.json != "-":
+                print(render_table(report, top=args.top))
+            if args.json == "-":
+                print(render_json(report))
+            elif args.json:
+                Path(args.json).write_text(render_json(report) + "\n", encoding="utf-8")
+                print(f"wrote {args.json}", file=sys.stderr)
+            if args.html:
+                Path(args.html).write_text(render_html(report), encoding="utf-8")
+                print(f"wrote {args.html}", file=sys.stderr)
+    finally:
+        if started:
+            dist.destroy_process_group()
+    failed = []
+    for metric, threshold in gates:
+        for res in report.results:
+            value = res.summary.value(metric)
+            if math.isnan(value) or value > threshold:
+                failed.append(f"[{res.mode}] {metric} = {value:.4g} > {threshold:g}")
+    if failed:
+        if rank == 0:
+            print(f"padkit audit: fail: {'; '.join(failed)}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK

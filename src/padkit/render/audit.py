@@ -1,0 +1,253 @@
+"""Renderers for :class:`~padkit.analysis.audit.AuditReport`: terminal table, JSON, self-contained HTML, PNG.
+
+The report is data; everything here only presents it. matplotlib is imported lazily with the Agg backend; the HTML
+template (``padkit/templates/audit.html.j2``) is rendered by jinja2 with autoescaping on, so every string taken from
+the model or the data (layer names, warnings) is escaped. Figures are embedded as base64 PNGs: the file needs
+nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..analysis.audit.report import METRICS, AuditReport, LayerResult
+
+__all__ = ["render_html", "render_json", "render_table", "save_heatmap_png"]
+
+_HEADERS = ("layer", "C×H×W", "band", "shift", "var×", "W1", "edge×", "equiv×", "pos R²", "PA")
+
+
+def _fmt(v: float, digits: int = 2) -> str:
+    if isinstance(v, int):
+        return str(v)
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if math.isinf(v):
+        return "inf"
+    if abs(v) >= 1000:
+        return f"{v:.3g}"
+    return f"{v:.{digits}f}"
+
+
+def _layer_row(lr: LayerResult) -> tuple[str, ...]:
+    band = f"{lr.band_source[:2]}:{max(lr.band_widths)}"
+    return (
+        lr.name,
+        "×".join(str(s) for s in lr.shape),
+        band,
+        _fmt(lr.border_shift),
+        _fmt(lr.var_ratio),
+        _fmt(lr.wasserstein),
+        _fmt(lr.false_edge_ratio),
+        _fmt(lr.equivariance_gap, 1),
+        _fmt(lr.position_r2),
+        str(lr.padding_aware_channels),
+    )
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
+    out.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    return out
+
+
+def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_shift") -> str:
+    """Terminal table: per mode, the summary and the ``top`` layers with the largest ``sort_by``.
+
+    Columns: border shift (mean |SMD|), variance ratio, Wasserstein-1 (in std units), false-edge ratio,
+    equivariance gap, position-probe R², padding-aware channels. A mode-comparison table follows when several
+    modes were audited.
+    """
+    lines = [
+        f"padkit audit: {report.model} | data {report.data} | {report.images} images "
+        f"{report.input_size[0]}x{report.input_size[1]} | normalize {report.normalize} | border {report.border}"
+    ]
+    i = report.input_stats
+    z = ", ".join(f"{v:+.2f}" for v in i.zero_z)
+    lines.append(f"input border: zero sits at z = {z} ({'centred' if i.centred else 'NOT centred: zero = dark'})")
+    for res in report.results:
+        lines.append("")
+        s = res.summary
+        lines.append(
+            f"[{res.mode}] border_shift {_fmt(s.border_shift)}  false_edge_ratio {_fmt(s.false_edge_ratio)}  "
+            f"equivariance_gap {_fmt(s.equivariance_gap, 1)}  position_r2 {_fmt(s.position_r2)}  "
+            f"padding_aware_channels {s.padding_aware_channels}  ({len(res.layers)} layers)"
+        )
+
+        def key(lr: LayerResult) -> float:
+            v = float(getattr(lr, sort_by))
+            return v if math.isfinite(v) else (math.inf if v > 0 else -math.inf)
+
+        ranked = sorted(res.layers, key=key, reverse=True)[:top]
+        lines.extend(_table(_HEADERS, [_layer_row(lr) for lr in ranked]))
+        for w in res.warnings:
+            lines.append(f"warning: {w}")
+    if len(report.results) > 1:
+        lines.append("")
+        lines.append("mode comparison (means over layers; padding_aware_channels: total)")
+        rows = [
+            (r.mode, *(_fmt(r.summary.value(m), 1 if m == "equivariance_gap" else 2) for m in METRICS))
+            for r in report.results
+        ]
+        rows = [(*row[:-1], str(r.summary.padding_aware_channels)) for row, r in zip(rows, report.results)]
+        lines.extend(_table(("mode", *METRICS), rows))
+    for w in report.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def render_json(report: AuditReport, *, include_maps: bool = False) -> str:
+    """The report as strict JSON (``"format": 1``)."""
+    return report.to_json(include_maps=include_maps)
+
+
+# ------------------------------------------------------------------------------------------------ figures
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    _plt().close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _pick_layers(report: AuditReport, max_layers: int) -> list[str]:
+    """Up to ``max_layers`` layer names spread evenly over the depth of the first mode."""
+    names = [lr.name for lr in report.results[0].layers if lr.mean_map is not None]
+    if len(names) <= max_layers:
+        return names
+    step = (len(names) - 1) / (max_layers - 1)
+    return [names[round(k * step)] for k in range(max_layers)]
+
+
+def _heatmap_figure(report: AuditReport, layers: Sequence[str], which: str = "mean") -> Any:
+    plt = _plt()
+    modes = report.results
+    fig, axes = plt.subplots(
+        len(modes), len(layers), figsize=(1.9 * len(layers) + 0.6, 1.9 * len(modes) + 0.4), squeeze=False
+    )
+    for r, res in enumerate(modes):
+        by_name = {lr.name: lr for lr in res.layers}
+        for c, name in enumerate(layers):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            lr = by_name.get(name)
+            data = None if lr is None else (lr.mean_map if which == "mean" else lr.std_map)
+            if data is None:
+                ax.set_axis_off()
+                continue
+            if which == "mean":
+                lim = max(float(abs(data).max()), 1e-6)
+                im = ax.imshow(data, cmap="RdBu_r", vmin=-lim, vmax=lim)
+            else:
+                im = ax.imshow(data, cmap="magma")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+            if r == 0:
+                ax.set_title(name if len(name) <= 22 else "…" + name[-21:], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(res.mode, fontsize=8)
+    title = (
+        "per-position mean, standardised per channel (channel mean 0, std 1; averaged over channels)"
+        if which == "mean"
+        else "per-position std / channel std (averaged over channels)"
+    )
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_heatmap_png(report: AuditReport, path: str | Path, *, layers: Sequence[str] | None = None) -> Path:
+    """Save the per-position mean heat maps (rows: modes, columns: layers) as a PNG file."""
+    names = list(layers) if layers is not None else _pick_layers(report, 6)
+    fig = _heatmap_figure(report, names, "mean")
+    out = Path(path)
+    fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return out
+
+
+def _profiles_figure(report: AuditReport, name: str) -> Any:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
+    for res in report.results:
+        try:
+            lr = res.layer(name)
+        except KeyError:
+            continue
+        axes[0].plot(range(len(lr.shift_profile)), lr.shift_profile, marker=".", label=res.mode)
+        axes[1].plot(range(1, len(lr.edge_profile) + 1), lr.edge_profile, marker=".", label=res.mode)
+        axes[2].plot(range(len(lr.equivariance_curve)), lr.equivariance_curve, marker=".", label=res.mode)
+    axes[0].set_title("|mean shift| vs interior (std units)", fontsize=8)
+    axes[1].set_title("edge energy / interior", fontsize=8)
+    axes[2].set_title("equivariance error (relative)", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("distance to border (output positions)", fontsize=7)
+        ax.tick_params(labelsize=7)
+    axes[1].axhline(1.0, color="grey", lw=0.5)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _comparison_figure(report: AuditReport) -> Any:
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(2.4 * len(METRICS), 2.4))
+    modes = [r.mode for r in report.results]
+    for ax, metric in zip(axes, METRICS):
+        vals = [r.summary.value(metric) for r in report.results]
+        vals = [v if math.isfinite(v) else 0.0 for v in vals]
+        ax.bar(range(len(modes)), vals, color=[f"C{k}" for k in range(len(modes))])
+        ax.set_xticks(range(len(modes)))
+        ax.set_xticklabels(modes, rotation=45, ha="right", fontsize=7)
+        ax.set_title(metric, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def render_html(report: AuditReport, *, max_layers: int = 8) -> str:
+    """A self-contained HTML report: summary tables, mode comparison, heat maps and per-layer profiles.
+
+    Args:
+        report: the audit.
+        max_layers: how many layers (spread over the depth) get heat maps and profile plots.
+
+    Returns:
+        The HTML document as a string (all figures inline as base64 PNG; all text escaped).
+    """
+    import jinja2
+
+    template_text = (Path(__file__).resolve().parent.parent / "templates" / "audit.html.j2").read_text("utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["fmt"] = _fmt
+    template = env.from_string(template_text)
+    names = _pick_layers(report, max_layers)
+    figures = {
+        "comparison": _png(_comparison_figure(report)) if len(report.results) > 1 else None,
+        "mean": _png(_heatmap_figure(report, names, "mean")) if names else None,
+        "std": _png(_heatmap_figure(report, names, "std")) if names else None,
+        "profiles": [(n, _png(_profiles_figure(report, n))) for n in names],
+    }
+    return template.render(
+        report=report,
+        metrics=METRICS,
+        figures=figures,
+        table=render_table(report, top=10**6),
+        headers=_HEADERS,
+        rows={r.mode: [_layer_row(lr) for lr in r.layers] for r in report.results},
+    )

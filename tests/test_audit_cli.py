@@ -1,0 +1,123 @@
+"""padkit audit: the CLI subcommand, --fail-above gates, and a 2-process gloo run equal to a single process."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import torch
+from torch import nn
+
+from padkit import cli
+from padkit.analysis.audit import audit
+
+
+def tiny_net() -> nn.Module:
+    """Factory used through the ``test_audit_cli:tiny_net`` model spec."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2)
+    )
+
+
+@pytest.fixture
+def padkit_audit(monkeypatch):
+    monkeypatch.setitem(cli.SUBCOMMANDS, "audit", "audit")
+    return lambda *argv: cli.main(["audit", *argv])
+
+
+def _common(tmp_path):
+    return [
+        "test_audit_cli:tiny_net",
+        "--data",
+        "synthetic:smooth",
+        "--images",
+        "6",
+        "--input-size",
+        "24",
+        "--no-progress",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+
+
+def test_cli_writes_table_json_and_html(padkit_audit, tmp_path, capsys):
+    rc = padkit_audit(*_common(tmp_path), "--html", str(tmp_path / "r.html"), "--normalize", "none")
+    out = capsys.readouterr().out
+    assert rc == cli.EXIT_OK
+    assert "border_shift" in out and "[as-is]" in out
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["format"] == 1 and d["images"] == 6 and d["input_size"] == [24, 24]
+    assert set(d["results"]["as-is"]["layers"]) == {"0", "2", "4"}
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    # the CLI and the API agree (same data spec, same seed)
+    from padkit.data import SyntheticImages
+
+    api = audit(tiny_net(), SyntheticImages("smooth", 6, 24), progress=False)
+    assert d["results"]["as-is"]["summary"]["border_shift"] == pytest.approx(api.results[0].summary.border_shift)
+
+
+def test_fail_above_gate(padkit_audit, tmp_path, capsys):
+    assert padkit_audit(*_common(tmp_path), "--fail-above", "border_shift=1e9") == cli.EXIT_OK
+    assert padkit_audit(*_common(tmp_path), "--fail-above", "false_edge_ratio=0.0") == cli.EXIT_FAIL
+    assert "false_edge_ratio" in capsys.readouterr().err
+    assert padkit_audit(*_common(tmp_path), "--fail-above", "sharpness=1") == cli.EXIT_USAGE
+    assert padkit_audit(*_common(tmp_path), "--border", "wide") == cli.EXIT_USAGE
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _dist_data() -> torch.Tensor:
+    g = torch.Generator().manual_seed(7)
+    return torch.rand(11, 3, 20, 20, generator=g)
+
+
+_KW = dict(batch_size=3, probe_images=8, equivariance_images=5, progress=False, border=4)
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        rep = audit(tiny_net(), _dist_data(), **_KW)
+        if rank == 0:
+            with open(out, "w") as f:
+                f.write(rep.to_json())
+    finally:
+        dist.destroy_process_group()
+
+
+def _close(a, b, path="") -> None:
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            if k in ("world_size",):
+                continue
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{k}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-9), path
+    else:
+        assert a == b, path
+
+
+def test_two_gloo_processes_equal_one_process(tmp_path):
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "rank0.json"
+    mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
+    dist_report = json.loads(out.read_text())
+    single = json.loads(audit(tiny_net(), _dist_data(), **_KW).to_json())
+    assert dist_report["world_size"] == 2 and single["world_size"] == 1
+    assert dist_report["images"] == single["images"] == 11
+    _close(dist_report, single)
