@@ -125,7 +125,7 @@ def pad_spatial(
         return F.pad(x, flat, mode="constant", value=_constant_value(options))
     if torch.onnx.is_in_onnx_export() and mode in TORCH_NATIVE and not options:
         return F.pad(x, flat, mode=TORCH_NATIVE[mode])  # exports as one ONNX Pad node
-    if mode in INDEX_MODES and not options:
+    if mode in INDEX_MODES and not options and not torch.compiler.is_compiling():
         # Gather along each dim: exact for any width (NumPy's extension), deterministic-friendly backward.
         for k, (before, after) in enumerate(pairs):
             if before == 0 and after == 0:
@@ -278,8 +278,10 @@ def _conv_nd(
     options = validate_options(mode, padding_options)
     if algorithm not in ALGORITHMS:
         raise PadkitError(f"algorithm={algorithm!r} is not one of {ALGORITHMS}")
-    if torch.onnx.is_in_onnx_export():
-        algorithm = "pad"  # TorchScript-based export: a Pad node + valid conv is the portable graph
+    if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
+        # exporters: a Pad node + valid conv is the portable graph; torch.compile: one traceable graph that the
+        # compiler fuses (the border-correction plan is host-side Python over cached index tables)
+        algorithm = "pad"
     if not isinstance(weight, Tensor) or weight.dim() != nd + 2:
         raise PadkitError(
             f"weight must be a {nd + 2}-D tensor (C_out, C_in/groups, *kernel), got {getattr(weight, 'shape', weight)}"
