@@ -1,8 +1,10 @@
 """Streaming per-layer accumulators: everything the audit metrics need, in mergeable form.
 
 Every quantity here is either a :class:`~padkit.analysis.audit.moments.RunningMoments` (merged with Chan's
-formula) or a plain sum (float64 sums, int64 histogram counts), so batches and processes combine exactly up to
-float64 rounding and memory does not grow with the number of images.
+formula; within a process fed by float64 sums of deviations from a fixed per-position shift) or a plain sum
+(float64 sums, int64 histogram counts), so batches and processes combine up to rounding and memory does not grow
+with the number of images. Each batch is reduced in one chunked pass (moments, Sobel energy and histogram of a
+chunk while it is in cache), with scratch buffers from a shared :class:`Workspace`.
 """
 
 from __future__ import annotations
@@ -12,16 +14,46 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .moments import RunningMoments
 
-__all__ = ["Band", "LayerAccumulator", "distance_map", "fixed_band", "histogram_range", "side_widths"]
+__all__ = [
+    "Band",
+    "LayerAccumulator",
+    "Workspace",
+    "distance_map",
+    "fixed_band",
+    "histogram_range",
+    "side_widths",
+]
 
-#: Sobel derivative kernels scaled by 1/8 so a unit ramp has derivative 1.
-_SOBEL = torch.tensor(
-    [[[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], [[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]]]
-).div_(8.0)[:, None]  # (2, 1, 3, 3)
+#: The Sobel kernels ``[-1 0 1; -2 0 2; -1 0 1] / 8`` (and transpose) are applied unscaled; energies are scaled by 1/64.
+_SOBEL_SCALE2 = 1.0 / 64.0
+#: On the CPU, activations are processed in chunks of whole planes of about this many values (cache-sized, and it
+#: bounds the scratch memory).
+_CHUNK_ELEMENTS = 1 << 19
+
+
+class Workspace:
+    """Scratch buffers reused across batches and layers, so the per-batch statistics allocate no large tensors.
+
+    ``get(slot, shape, dtype)`` returns an uninitialised tensor backed by the slot's buffer (grown as needed);
+    tensors from different slots never overlap, one slot's tensor is invalidated by the next ``get`` of that slot.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[int, torch.device], torch.Tensor] = {}
+
+    def get(
+        self, slot: int, shape: tuple[int, ...] | torch.Size, dtype: torch.dtype, device: torch.device
+    ) -> torch.Tensor:
+        nbytes = math.prod(shape) * dtype.itemsize
+        key = (slot, device)
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < nbytes:
+            buf = torch.empty(max(nbytes, 1), dtype=torch.uint8, device=device)
+            self._buffers[key] = buf
+        return buf[:nbytes].view(dtype).view(shape)
 
 
 def distance_map(h: int, w: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -72,6 +104,30 @@ class Band:
         return max(self.widths)
 
 
+def _add_sobel_energy(xc: torch.Tensor, energy: torch.Tensor, b0: torch.Tensor, b1: torch.Tensor) -> None:
+    """Add the unscaled "valid" Sobel energy ``Gx^2 + Gy^2`` of a contiguous ``(c, H, W)`` block to ``energy``.
+
+    The separable Sobel runs on the flattened block: flat index ``p +- 1`` is the horizontal neighbour and
+    ``p +- W`` the vertical one. Outputs whose 3x3 window leaves the map (the outer ring) wrap around: they land on
+    the outer ring of ``energy (c, H, W)``, which must be discarded. A "valid" Sobel has no padding of its own, so
+    it cannot invent edges. ``b0``, ``b1``: flat scratch buffers of at least ``xc.numel()`` values.
+    """
+    w = xc.shape[-1]
+    f = xc.reshape(-1)
+    size = f.numel()
+    inner = energy.view(-1)[w + 1 : size - w - 1]
+    # horizontal derivative of the vertical [1, 2, 1] smoothing
+    v = torch.add(f[: size - 2 * w], f[2 * w :], out=b0[: size - 2 * w])
+    v.add_(f[w : size - w], alpha=2)
+    gx = torch.sub(v[2:], v[:-2], out=b1[: size - 2 * w - 2])
+    inner.addcmul_(gx, gx)
+    # vertical derivative, then [1, 2, 1] smoothing along the row
+    dv = torch.sub(f[2 * w :], f[: size - 2 * w], out=v)
+    gy = torch.add(dv[:-2], dv[2:], out=gx)
+    gy.add_(dv[1:-1], alpha=2)
+    inner.addcmul_(gy, gy)
+
+
 class LayerAccumulator:
     """All streaming statistics of one layer's output ``(N, C, H, W)``.
 
@@ -99,7 +155,12 @@ class LayerAccumulator:
         self.shape = shape
         self.band = band
         self.device = device
-        self.moments = RunningMoments(shape, device=device)
+        self._moments = RunningMoments(shape, device=device)
+        # shifted per-position sums since the last flush: n, sum (x - shift), sum (x - shift)^2 (float64)
+        self._shift: torch.Tensor | None = None
+        self._n = 0
+        self._s1 = torch.zeros(shape, dtype=torch.float64, device=device)
+        self._s2 = torch.zeros(shape, dtype=torch.float64, device=device)
         self.edge_sum = torch.zeros(shape, dtype=torch.float64, device=device)
         self.edge_images = torch.zeros((), dtype=torch.float64, device=device)
         self.bins = bins
@@ -110,8 +171,11 @@ class LayerAccumulator:
         self._band_dev = band.mask.to(device)
         self._hist_lo4 = self.hist_lo[:, None, None]
         self._hist_inv4 = (1.0 / self.hist_width)[:, None, None]
+        nbins = 2 * c * bins
+        idx_dtype = torch.int16 if nbins <= 2**15 else torch.int32 if nbins <= 2**31 else torch.int64
         chan = (torch.arange(c, device=device) * bins)[:, None, None]
-        self._hist_offsets = chan + (~self._band_dev).to(torch.int64)[None] * (c * bins)  # (C, H, W)
+        offsets = chan + (~self._band_dev).to(torch.int64)[None] * (c * bins)  # (C, H, W)
+        self._hist_offsets = offsets.to(idx_dtype)
         self.proj = None if proj is None else proj.to(device=device, dtype=torch.float64)
         p = c if proj is None else proj.shape[1]
         self.probe_dim = p
@@ -128,61 +192,147 @@ class LayerAccumulator:
         self.notes: list[str] = []
 
     # ------------------------------------------------------------------ stream
-    def update(self, x: torch.Tensor, probe_split: torch.Tensor | None = None) -> None:
-        """Add a batch ``(N, C, H, W)``. ``probe_split (N,)``: 0 = not in the probe, 1 = train, 2 = test."""
+    @property
+    def moments(self) -> RunningMoments:
+        """Per-position moments of every value seen so far (pending shifted sums are merged in first)."""
+        self._flush()
+        return self._moments
+
+    def _flush(self) -> None:
+        """Merge the shifted sums of the batches since the last flush into the running moments (Chan's formula)."""
+        if self._n == 0 or self._shift is None:
+            return
+        n = float(self._n)
+        mean = self._shift.to(torch.float64) + self._s1 / n
+        m2 = (self._s2 - self._s1.square() / n).clamp_(min=0.0)
+        self._moments.merge_batch(torch.full_like(mean, n), mean, m2)
+        self._n = 0
+        self._s1 = torch.zeros_like(self._s1)  # not in place: this may run outside inference mode
+        self._s2 = torch.zeros_like(self._s2)
+
+    def update(
+        self, x: torch.Tensor, probe_split: torch.Tensor | None = None, workspace: Workspace | None = None
+    ) -> None:
+        """Add a batch ``(N, C, H, W)``. ``probe_split (N,)``: 0 = not in the probe, 1 = train, 2 = test.
+
+        ``workspace``: scratch buffers shared between layers (one is made for this call when ``None``).
+        """
         if tuple(x.shape[1:]) != self.shape:
             raise ValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
-        self.moments.update(x)
         xf = x.detach()
         if xf.dtype != torch.float32 and xf.dtype != torch.float64:
             xf = xf.float()
-        per_image = xf.sum((1, 2, 3))
-        if not bool(torch.isfinite(per_image).all()):
+        xf = xf.contiguous()
+        ws = Workspace() if workspace is None else workspace
+        if self._shift is None or self._shift.dtype != xf.dtype:
+            self._flush()
+            # the first batch's mean (non-finite entries: 0) is the shift of all later sums
+            self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
+        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True)
+        if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)
+            self._n += xf.shape[0]
+            self._s1 += s1.to(device=self.device, dtype=torch.float64)
+            self._s2 += s2.to(device=self.device, dtype=torch.float64)
+        else:  # exact slow path: moments skip the bad values, images holding any leave the other statistics
+            self._flush()
+            self._moments.update(xf)
             finite_img = torch.isfinite(xf).flatten(1).all(1)
-            xf = xf[finite_img]
+            xf = xf[finite_img].contiguous()
             if probe_split is not None:
                 probe_split = probe_split[finite_img.to(probe_split.device)]
-        if xf.shape[0] == 0:
-            return
-        self._update_edges(xf)
-        self._update_hist(xf)
-        if probe_split is not None and bool((probe_split > 0).any()):
-            self._update_probe(xf, probe_split.to(self.device))
-
-    def _update_edges(self, xf: torch.Tensor) -> None:
-        n, c, h, w = xf.shape
-        flat = xf.reshape(n * c, 1, h, w)
-        # "valid" Sobel: no padding of its own, so it cannot invent edges; the outer ring gets no value
-        g = F.conv2d(flat, _SOBEL.to(device=xf.device, dtype=xf.dtype))  # (N*C, 2, H-2, W-2)
-        energy = g.square().sum(1).reshape(n, c, h - 2, w - 2)
-        self.edge_sum[:, 1:-1, 1:-1] += energy.sum(0, dtype=torch.float64)
-        self.edge_images += n
-
-    def _update_hist(self, xf: torch.Tensor) -> None:
-        # one bincount over all values: bin index + channel offset + (bins * C) for interior positions
-        idx = ((xf - self._hist_lo4) * self._hist_inv4).clamp_(0, self.bins - 1).to(torch.int64)  # trunc = floor
-        idx += self._hist_offsets
-        counts = torch.bincount(idx.reshape(-1), minlength=2 * self.hist_band.numel())
+            if xf.shape[0] == 0:
+                return
+            _, _, energy, counts = self._batch_sums(xf, ws, moments=False)
+        self.edge_sum[:, 1:-1, 1:-1] += (
+            energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
+        )
+        self.edge_images += xf.shape[0]
         total = self.hist_band.numel()
-        self.hist_band += counts[:total]
-        self.hist_interior += counts[total:]
+        self.hist_band += counts[:total].to(self.device)
+        self.hist_interior += counts[total:].to(self.device)
+        if probe_split is not None and bool((probe_split > 0).any()):
+            self._update_probe(xf, probe_split.to(xf.device))
+
+    def _batch_sums(
+        self, xf: torch.Tensor, ws: Workspace, *, moments: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass over a contiguous batch ``(N, C, H, W)`` in chunks of whole planes.
+
+        Returns, summed over the batch in the activation's precision: ``sum (x - shift)`` and ``sum (x - shift)^2``
+        (``(C, H, W)``, zero when ``moments`` is False), the unscaled Sobel energy ``(C, H, W)`` (garbage on the
+        outer ring, which has no value) and the histogram counts ``(2 * C * bins,)`` (band, then interior).
+        """
+        n, c, h, w = xf.shape
+        dt, dev = xf.dtype, xf.device
+        s1 = ws.get(3, self.shape, dt, dev).zero_()
+        s2 = ws.get(4, self.shape, dt, dev).zero_()
+        energy = ws.get(5, self.shape, dt, dev).zero_()
+        counts = torch.zeros(2 * self.hist_band.numel(), dtype=torch.int64, device=dev)
+        shift = self._shift
+        # histogram bin position (x - lo) / width as one fused x * inv + (-lo * inv)
+        inv = self._hist_inv4.to(dt)
+        bias = -self._hist_lo4.to(dt) * inv
+        offsets = self._hist_offsets
+        plane = h * w
+        if dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
+            chunks = [(0, n, 0, c)]
+        elif c * plane >= _CHUNK_ELEMENTS:  # chunks of channels within one image
+            step = max(1, _CHUNK_ELEMENTS // plane)
+            chunks = [(i, i + 1, a, min(a + step, c)) for i in range(n) for a in range(0, c, step)]
+        else:  # chunks of whole images
+            step = max(1, _CHUNK_ELEMENTS // (c * plane))
+            chunks = [(i, min(i + step, n), 0, c) for i in range(0, n, step)]
+        most = max((i1 - i0) * (c1 - c0) for i0, i1, c0, c1 in chunks) * plane
+        b0 = ws.get(0, (most,), dt, dev)
+        b1 = ws.get(1, (most,), dt, dev)
+        bidx = ws.get(6, (most,), offsets.dtype, dev)
+        for i0, i1, c0, c1 in chunks:
+            xc = xf[i0:i1, c0:c1]  # contiguous (k, cc, H, W)
+            shape = xc.shape
+            size = xc.numel()
+            single = i1 - i0 == 1
+            if moments and shift is not None:
+                d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
+                if single:
+                    s1[c0:c1] += d[0]
+                    s2[c0:c1].addcmul_(d[0], d[0])
+                else:
+                    s1[c0:c1] += d.sum(0)
+                    s2[c0:c1] += d.square_().sum(0)
+            for k in range(i1 - i0):  # per image: the energy is summed over images
+                _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+            # histogram: bin index + channel offset + (bins * C) for interior positions, one bincount per chunk
+            t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(shape)).clamp_(0, self.bins - 1)
+            idx = bidx[:size].view(shape)
+            idx.copy_(t)  # truncation = floor for t >= 0
+            idx += offsets[c0:c1]
+            counts += torch.bincount(idx.view(-1), minlength=counts.numel())
+        return s1, s2, energy, counts
 
     def _update_probe(self, xf: torch.Tensor, split: torch.Tensor) -> None:
-        _n, c, _h, _w = xf.shape
+        _n, c, h, w = xf.shape
+        proj = None if self.proj is None else self.proj.to(device=xf.device, dtype=xf.dtype)
         for code in (1, 2):
             sel = split == code
             if not bool(sel.any()):
                 continue
-            feats = xf[sel].to(torch.float64).permute(0, 2, 3, 1).reshape(-1, c)  # (n*H*W, C)
-            if self.proj is not None:
-                feats = feats @ self.proj
             k = int(sel.sum())
-            ones = torch.ones((feats.shape[0], 1), dtype=torch.float64, device=feats.device)
-            xt = torch.cat([feats, ones], 1)
-            y = self._coords.repeat(k, 1)
-            self.probe_xx[code - 1] += xt.T @ xt
-            self.probe_xy[code - 1] += xt.T @ y
-            self.probe_yy[code - 1] += y.square().sum(0)
+            feats = xf[sel].permute(0, 2, 3, 1).reshape(-1, c)  # (k*H*W, C), the activation's precision
+            if proj is not None:
+                feats = feats @ proj  # (k*H*W, P): random projection before the float64 Gram matrix
+            feats = feats.to(torch.float64)
+            p = feats.shape[1]
+            xx = self.probe_xx[code - 1]
+            xx[:p, :p] += (feats.T @ feats).to(self.device)
+            fsum = feats.sum(0).to(self.device)
+            xx[:p, p] += fsum
+            xx[p, :p] += fsum
+            xx[p, p] += float(k * h * w)
+            # sum over images and positions of x~ y^T = (sum over images of x~)^T y, y the same on every image
+            per_pos = feats.reshape(k, h * w, p).sum(0)  # (H*W, P)
+            self.probe_xy[code - 1, :p] += (per_pos.T @ self._coords.to(per_pos.device)).to(self.device)
+            self.probe_xy[code - 1, p] += float(k) * self._coords.sum(0)
+            self.probe_yy[code - 1] += float(k) * self._coords.square().sum(0)
 
     # ------------------------------------------------------------ equivariance
     def update_equivariance(self, fa: torch.Tensor, fb: torch.Tensor, kh: int, kw: int) -> None:
@@ -255,11 +405,15 @@ class LayerAccumulator:
 
 def histogram_range(x: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel histogram ``(lo, width)`` from a calibration batch ``(N, C, H, W)``: finite range widened by 10%."""
-    xf = x.detach().float().transpose(0, 1).reshape(x.shape[1], -1)
-    finite = torch.isfinite(xf)
-    big = torch.tensor(math.inf, device=xf.device)
-    lo = torch.where(finite, xf, big).amin(1)
-    hi = torch.where(finite, xf, -big).amax(1)
+    xd = x.detach().float()
+    if bool(torch.isfinite(xd.sum())):  # all finite (a NaN or +-Inf anywhere makes the sum non-finite)
+        lo, hi = xd.amin((0, 2, 3)), xd.amax((0, 2, 3))
+    else:
+        xf = xd.transpose(0, 1).reshape(x.shape[1], -1)
+        finite = torch.isfinite(xf)
+        big = torch.tensor(math.inf, device=xf.device)
+        lo = torch.where(finite, xf, big).amin(1)
+        hi = torch.where(finite, xf, -big).amax(1)
     none = ~torch.isfinite(lo)
     lo = torch.where(none, torch.zeros_like(lo), lo)
     hi = torch.where(none, torch.ones_like(hi), hi)

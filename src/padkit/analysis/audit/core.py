@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..._errors import PadkitError, PadkitTypeError
 from ...modes import LAYER_MODES, canonical_mode
-from .accumulate import Band, LayerAccumulator, distance_map, fixed_band, histogram_range, side_widths
+from .accumulate import Band, LayerAccumulator, Workspace, distance_map, fixed_band, histogram_range, side_widths
 from .metrics import finalize_layer, summarize
 from .moments import RunningMoments, pool_moments
 from .report import AuditReport, InputStats, ModeResult
@@ -169,6 +169,7 @@ class _Collector:
         self.seen: set[str] = set()
         self.layer_index = 0
         self.calib_streams = True
+        self.workspace = Workspace()  # scratch buffers shared by all layers' statistics
 
     def hook(self, name: str) -> Callable[..., None]:
         def fn(module: nn.Module, args: Any, output: Any) -> None:
@@ -209,7 +210,7 @@ class _Collector:
     def phase_stream(self, info: _LayerInfo, out: torch.Tensor) -> None:
         assert info.acc is not None  # internal invariant, not validation
         split = self.probe_split if self.settings["probe_images"] > 0 else None
-        info.acc.update(out, split)
+        info.acc.update(out, split, self.workspace)
 
     def _calibrate(self, info: _LayerInfo, module: nn.Module, out: Any) -> None:
         if info.acc is not None or info.skip is not None:
@@ -511,7 +512,9 @@ def audit(
             codes = torch.where(idx % 2 == 0, 1, 2)
             return torch.where(idx < probe_images, codes, torch.zeros_like(codes)).to(dev)
 
-        input_moments = RunningMoments((x0.shape[1], *size), device=dev)
+        # the input statistics only need the outermost pixel ring: moments of those pixels, (C, ring)
+        ring = distance_map(size[0], size[1], device=dev) < 1
+        input_moments = RunningMoments((x0.shape[1], int(ring.sum())), device=dev)
 
         with torch.inference_mode():
             # calibration batch: every rank runs it (histogram ranges, bands); rank 0 also streams it
@@ -525,7 +528,7 @@ def audit(
                         info.skip = "never called in the forward pass"
                 _plan_shifts(st, size)
             if rank == 0:
-                input_moments.update(x0)
+                input_moments.update(x0[:, :, ring])
                 n_images += x0.shape[0]
                 _equivariance(states, collector, x0, 0, equivariance_images, run)
 
@@ -545,7 +548,7 @@ def audit(
                     raise PadkitError(
                         f"all images must have one size: got {tuple(x.shape[2:])} after {size} (image {start})"
                     )
-                input_moments.update(x)
+                input_moments.update(x[:, :, ring])
                 n_images += x.shape[0]
                 for st in states:
                     collector.probe_split = probe_codes(start, x.shape[0])
@@ -573,6 +576,7 @@ def audit(
         if collector is not None:
             collector.state = None
             collector.stored = {}
+            collector.workspace = Workspace()
 
     # ---------------------------------------------------------------------------------------------- results
     assert input_moments is not None and collector is not None and size is not None
@@ -693,9 +697,8 @@ def _all_reduce_moments(m: RunningMoments) -> None:
 
 
 def _input_stats(m: RunningMoments) -> InputStats:
-    _c, h, w = m.shape
-    ring = distance_map(h, w, device=m.count.device) < 1
-    _, mu, var = pool_moments(m.count, m.mean, m.m2, ring)
+    """Statistics of the input's outermost pixel ring from its moments ``(C, ring positions)``."""
+    _, mu, var = pool_moments(m.count, m.mean, m.m2, torch.ones(m.shape[1:], dtype=torch.bool, device=m.count.device))
     sd = var.sqrt()
     z = torch.where(sd > 0, -mu / sd.clamp(min=1e-300), torch.where(mu == 0, 0.0, -math.inf * torch.sign(mu)))
     zl = [float(v) for v in z]

@@ -68,6 +68,10 @@ class RunningMoments:
         dev = torch.where(finite, x - mb, torch.zeros((), dtype=x.dtype, device=x.device))
         self._merge(nb_t, mb, dev.square().sum(0))
 
+    def merge_batch(self, count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor) -> None:
+        """Merge a batch given by its own float64 ``count``, ``mean`` and ``M2`` (each of this shape)."""
+        self._merge(count, mean, m2)
+
     def _merge(self, nb: torch.Tensor, mb: torch.Tensor, m2b: torch.Tensor) -> None:
         n = self.count + nb
         safe = n.clamp(min=1.0)
