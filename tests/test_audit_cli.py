@@ -43,7 +43,9 @@ def _common(tmp_path):
 
 
 def test_cli_writes_table_json_and_html(padkit_audit, tmp_path, capsys):
-    rc = padkit_audit(*_common(tmp_path), "--html", str(tmp_path / "r.html"), "--normalize", "none")
+    rc = padkit_audit(
+        *_common(tmp_path), "--html", str(tmp_path / "r.html"), "--plot", str(tmp_path / "r.png"), "--normalize", "none"
+    )
     out = capsys.readouterr().out
     assert rc == cli.EXIT_OK
     assert "border_shift" in out and "[as-is]" in out
@@ -51,6 +53,7 @@ def test_cli_writes_table_json_and_html(padkit_audit, tmp_path, capsys):
     assert d["format"] == 1 and d["images"] == 6 and d["input_size"] == [24, 24]
     assert set(d["results"]["as-is"]["layers"]) == {"0", "2", "4"}
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the CLI and the API agree (same data spec, same seed)
     from padkit.data import SyntheticImages
 

@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the image crops and probe projections")
     parser.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON ('-' for stdout)")
     parser.add_argument("--html", metavar="PATH", default=None, help="write a self-contained HTML report")
+    parser.add_argument("--plot", metavar="PATH", default=None, help="write a PNG of per-position mean heatmaps")
     parser.add_argument("--top", type=int, default=10, help="layers shown per mode in the table (default 10)")
     parser.add_argument(
         "--fail-above",
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.audit import audit
     from ..cli import EXIT_FAIL, EXIT_OK
     from ..models import load_model
-    from ..render.audit import render_html, render_json, render_table
+    from ..render.audit import render_html, render_json, render_table, save_heatmap_png
 
     gates = parse_fail_above(args.fail_above)
     border: str | int = args.border
@@ -137,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
             if args.html:
                 Path(args.html).write_text(render_html(report), encoding="utf-8")
                 print(f"wrote {args.html}", file=sys.stderr)
+            if args.plot:
+                save_heatmap_png(report, args.plot)
+                print(f"wrote {args.plot}", file=sys.stderr)
     finally:
         if started:
             dist.destroy_process_group()
