@@ -295,3 +295,14 @@ def test_torchscript_model_is_traced_op_by_op():
     p = plan(net, 16, suggest=False)
     (layer,) = p.layers
     assert layer.kind == "conv" and layer.pad_before == (1, 1) and layer.pad_after == (0, 0)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "partial", "circular"])
+def test_converted_models_plan_like_the_original(mode):
+    """padkit layers (partial padding included) trace on the meta device and keep the original's geometry."""
+    from padkit.conversion import convert
+
+    model = torchvision.models.resnet18(weights=None)
+    ref, got = plan(model, 64, suggest=False), plan(convert(model, mode), 64, suggest=False)
+    strip = [(lp.name, lp.in_size, lp.out_size, lp.pad_before, lp.pad_after, lp.unread) for lp in ref.layers]
+    assert [(lp.name, lp.in_size, lp.out_size, lp.pad_before, lp.pad_after, lp.unread) for lp in got.layers] == strip

@@ -144,7 +144,12 @@ _INDEX_CACHE: dict[tuple[Any, ...], Tensor] = {}
 
 def _cacheable(t: Tensor) -> bool:
     """Only real tensors made outside tracing may be cached (tracers hand out fake/proxy tensors)."""
-    return type(t) is Tensor and not torch.compiler.is_compiling() and not torch.jit.is_tracing()
+    return (
+        type(t) is Tensor
+        and t.device.type != "meta"  # no data to read (padkit.plan traces on the meta device)
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
+    )
 
 
 def _index_tensor(size: int, before: int, after: int, mode: str, device: torch.device) -> Tensor:
