@@ -14,9 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a .pt/.pth/.pt2 file"
     )
-    parser.add_argument(
-        "mode", metavar="MODE", help="zeros, reflect, symmetric, replicate, circular, partial, ..."
-    )
+    parser.add_argument("mode", metavar="MODE", help="zeros, reflect, symmetric, replicate, circular, partial, ...")
     parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
     parser.add_argument("--include", action="append", default=None, help="only layers matching this name pattern")
     parser.add_argument("--exclude", action="append", default=None, help="skip layers matching this name pattern")

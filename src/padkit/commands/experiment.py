@@ -1,0 +1,76 @@
+"""``padkit experiment NAME``: run one of the published-finding reproductions and write its table and figure."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .._errors import PadkitError
+
+__all__ = ["HELP", "NAMES", "add_arguments", "run"]
+
+#: Experiment names, spelled out so building the parser does not import the experiments (a test keeps it in sync).
+NAMES: tuple[str, ...] = ("red-green", "position", "modes", "normalization", "boundary")
+
+HELP = (
+    "reproduce a published padding finding on CPU with offline data: red-green, position, modes, normalization, "
+    "boundary ('list' shows them)"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    names = list(NAMES)
+    parser.add_argument("name", metavar="NAME", help=f"experiment: {', '.join(names)}; or 'list'")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the experiment's)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the experiment's)")
+    parser.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON ('-' for stdout)")
+    parser.add_argument(
+        "--out", metavar="DIR", default="padkit-experiments", help="where NAME.md and NAME.png go (default %(default)s)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+
+
+def _list() -> str:
+    from ..experiments import EXPERIMENTS
+
+    lines = []
+    for name, (config_cls, run_fn) in EXPERIMENTS.items():
+        cfg = config_cls()
+        doc = (run_fn.__doc__ or "").strip().splitlines()[0]
+        lines.append(f"{name:<14} seeds={cfg.seeds} epochs={cfg.epochs}  {doc}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import EXIT_OK
+    from ..experiments import EXPERIMENTS
+    from ..experiments.common import render_markdown, render_png
+
+    if args.name == "list":
+        print(_list())
+        return EXIT_OK
+    if args.name not in EXPERIMENTS:
+        raise PadkitError(f"NAME={args.name!r} is not an experiment; choose one of {[*EXPERIMENTS, 'list']}")
+    config_cls, run_fn = EXPERIMENTS[args.name]
+    overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None}
+    config = dataclasses.replace(config_cls(), **overrides)
+    result = run_fn(config, progress=not args.no_progress)
+    table = render_markdown(result)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    md_path, png_path = out / f"{args.name}.md", out / f"{args.name}.png"
+    md_path.write_text(table, encoding="utf-8")
+    render_png(result, png_path)
+    if args.json == "-":
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(table)
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {md_path} and {png_path}", file=sys.stderr)
+    return EXIT_OK

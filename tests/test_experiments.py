@@ -1,0 +1,393 @@
+"""padkit.experiments and ``padkit experiment``: helper oracles, tiny runs of every experiment, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as sstats
+
+from padkit import cli
+from padkit._errors import PadkitError, PadkitTypeError
+from padkit.commands import experiment as experiment_cmd
+from padkit.experiments import (
+    EXPERIMENTS,
+    BoundaryConfig,
+    ModesConfig,
+    NormalizationConfig,
+    PositionConfig,
+    RedGreenConfig,
+    render_markdown,
+    render_png,
+    run_boundary,
+    run_modes,
+    run_normalization,
+    run_position,
+    run_red_green,
+    stat,
+)
+from padkit.experiments.boundary import heat_initial_conditions, heat_step
+from padkit.experiments.common import compare_paired, digits_on_canvas, photo_patches, photographs
+from padkit.experiments.position import _fit_readout, position_targets, spearman_per_image
+from padkit.experiments.red_green import red_green_data, shift_dissimilar
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+TINY_RED_GREEN = RedGreenConfig(
+    seeds=2, epochs=1, variants=("valid", "same-circular"), n_train=200, n_val=100, n_test=200, patience=1
+)
+TINY_POSITION = PositionConfig(seeds=1, epochs=0, modes=("none", "constant"), n_train=50, n_readout=20, n_test=20)
+TINY_MODES = ModesConfig(
+    seeds=1, epochs=1, modes=("constant", "reflect"), n_train=100, n_test=100, audit_images=16, batch_size=50
+)
+TINY_NORMALIZATION = NormalizationConfig(
+    seeds=1, epochs=1, settings=("raw 0-255 + zeros", "standardised + reflect"), n_train=100, n_test=50, audit_images=16
+)
+TINY_BOUNDARY = BoundaryConfig(
+    seeds=1, epochs=2, modes=("constant", "circular"), conditions=("periodic",), n_train=10, n_test=4, rollout=2
+)
+
+
+def results_of(result) -> dict:
+    return result.to_json()["results"]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# registry and public surface
+# --------------------------------------------------------------------------------------------------------------------
+def test_registry_matches_cli_names_and_defaults_construct():
+    assert tuple(EXPERIMENTS) == experiment_cmd.NAMES
+    for config_cls, run_fn in EXPERIMENTS.values():
+        cfg = config_cls()
+        assert cfg.seeds >= 3 and callable(run_fn)
+        assert dataclasses.replace(cfg, seeds=1).seeds == 1
+
+
+def test_public_api_names():
+    import padkit.experiments as exp
+
+    for name in exp.__all__:
+        assert hasattr(exp, name), name
+    assert {"run_red_green", "RedGreenConfig", "run_normalization", "NormalizationConfig"} <= set(exp.__all__)
+
+
+@pytest.mark.parametrize(
+    "make,exc,needle",
+    [
+        (lambda: RedGreenConfig(variants=("same-bogus",)), PadkitError, "same-bogus"),
+        (lambda: RedGreenConfig(seeds=0), PadkitError, "seeds=0"),
+        (lambda: RedGreenConfig(epochs=True), PadkitTypeError, "epochs=True"),
+        (lambda: PositionConfig(modes=("zeros",)), PadkitError, "'zeros'"),
+        (lambda: ModesConfig(datasets=("cifar",)), PadkitError, "cifar"),
+        (lambda: NormalizationConfig(settings=("raw",)), PadkitError, "'raw'"),
+        (lambda: BoundaryConfig(conditions=("robin",)), PadkitError, "robin"),
+    ],
+)
+def test_config_validation_names_the_value(make, exc, needle):
+    with pytest.raises(exc, match=needle):
+        make()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# statistics helpers against scipy / hand computation
+# --------------------------------------------------------------------------------------------------------------------
+def test_stat_mean_and_sample_std():
+    s = stat([1.0, 3.0, 8.0])
+    assert s.mean == pytest.approx(4.0)
+    assert s.std == pytest.approx(np.std([1.0, 3.0, 8.0], ddof=1))
+    assert s.format(2) == "4.00 ± 3.61"
+    assert stat([2.5]).std == 0.0 and stat([2.5]).format() == "2.5"
+    assert stat([float("nan"), 1.0]).format() == "n/a"
+    assert stat([float("nan"), 1.0]).to_json()["mean"] is None
+    with pytest.raises(PadkitError, match="empty"):
+        stat([])
+
+
+def test_compare_paired_matches_scipy_ttest_rel():
+    a = [80.0, 82.0, 85.0, 81.0]
+    b = [70.0, 75.0, 74.0, 72.0]
+    c = compare_paired(a, b, group="g", metric="acc", names=("x", "y"))
+    d = np.subtract(a, b)
+    assert c.mean_diff == pytest.approx(d.mean())
+    assert c.std_diff == pytest.approx(d.std(ddof=1))
+    assert c.p_value == pytest.approx(sstats.ttest_rel(a, b).pvalue)
+    assert c.significant
+    noisy = compare_paired([80.0, 70.0, 90.0], [79.0, 81.0, 82.0], group="g", metric="acc", names=("x", "y"))
+    assert not noisy.significant
+    # two seeds can never support a claim
+    assert not compare_paired([90.0, 91.0], [10.0, 11.0], group="g", metric="acc", names=("x", "y")).significant
+    with pytest.raises(PadkitError, match="shape"):
+        compare_paired([1.0, 2.0], [1.0], group="g", metric="acc", names=("x", "y"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_spearman_per_image_matches_scipy(seed):
+    rng = np.random.default_rng(seed)
+    pred = rng.integers(0, 5, size=(3, 6, 7)).astype(np.float64)  # many ties
+    pred[1] = rng.normal(size=(6, 7))
+    target = rng.normal(size=(6, 7))
+    target[0, :3] = target[0, 0]  # ties in the target too
+    got = spearman_per_image(torch.from_numpy(pred), torch.from_numpy(target)).numpy()
+    want = [sstats.spearmanr(p.ravel(), target.ravel()).statistic for p in pred]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_spearman_constant_prediction_is_zero():
+    got = spearman_per_image(torch.ones(2, 4, 4), position_targets(4)[0])
+    assert torch.equal(got, torch.zeros(2, dtype=torch.float64))
+
+
+def test_position_targets_values():
+    t = position_targets(5)
+    assert t.shape == (3, 5, 5)
+    assert t[0, 3, 0] == 0 and t[0, 3, 4] == 1 and t[1, 0, 2] == 0 and t[1, 4, 2] == 1
+    assert t[2, 2, 2] == 1 and t[2, 0, 0] == pytest.approx(math.exp(-(4 + 4) / (2 * 1.25**2)))
+
+
+def test_fit_readout_recovers_a_linear_position_map():
+    torch.manual_seed(0)
+    feats = torch.randn(6, 3, 10, 10)
+    true = torch.nn.Conv2d(3, 2, 3)
+    with torch.no_grad():
+        targets = true(feats[:1])[0]  # the same map for every image only when features are equal ...
+    feats = feats[:1].expand(6, -1, -1, -1).contiguous()  # ... so make them equal
+    full = torch.zeros(2, 10, 10)
+    full[:, 1:-1, 1:-1] = targets
+    readout = _fit_readout(feats, full, ridge=1e-10)
+    with torch.no_grad():
+        torch.testing.assert_close(readout(feats), targets.expand(6, -1, -1, -1), rtol=1e-3, atol=1e-3)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------------------------
+def test_red_green_data_layout_and_dissimilar_shift():
+    x, y, rows = red_green_data(64, np.random.default_rng(0))
+    assert x.shape == (64, 3, 32, 32) and set(y.tolist()) == {0, 1}
+    for i in range(64):
+        red, green = x[i, 0].nonzero(), x[i, 1].nonzero()
+        assert len(red) == 16 and len(green) == 16 and x[i, 2].abs().sum() == 0
+        assert red[:, 0].min() == green[:, 0].min() == rows[i]
+        assert (red[:, 1].min() < green[:, 1].min()) == (y[i] == 0)
+        assert abs(int(rows[i]) - (7 if y[i] == 0 else 23)) <= 4
+    dis = shift_dissimilar(x, y)
+    # all content survives the ±16 shift, so it equals a circular roll (oracle)
+    for i in range(64):
+        torch.testing.assert_close(dis[i], torch.roll(x[i], 16 if y[i] == 0 else -16, dims=1), rtol=0, atol=0)
+
+
+def test_digits_on_canvas_places_whole_digits():
+    from sklearn.datasets import load_digits
+
+    x, y = digits_on_canvas(20, 12, np.random.default_rng(1))
+    digits = load_digits()
+    assert x.shape == (20, 1, 12, 12) and x.min() >= 0 and x.max() <= 1
+    for i in range(20):
+        canvas = x[i, 0].numpy()
+        candidates = digits.images[digits.target == int(y[i])] / 16.0
+        found = False
+        for r in range(5):
+            for c in range(5):
+                rest = canvas.copy()
+                rest[r : r + 8, c : c + 8] = 0
+                block = canvas[r : r + 8, c : c + 8]
+                found |= not rest.any() and bool(np.isclose(candidates, block).all(axis=(1, 2)).any())
+        assert found, i
+
+
+def test_photo_patches_are_block_means_of_their_photograph():
+    rng = np.random.default_rng(2)
+    x, y = photo_patches(5, 16, rng, names=("astronaut", "coffee"), scale=4)
+    assert x.shape == (5, 3, 16, 16) and x.dtype == torch.float32 and set(y.tolist()) <= {0, 1}
+    for i in range(5):
+        img = photographs(("astronaut", "coffee"))[int(y[i])].astype(np.float64)
+        h, w = img.shape[0] // 4 * 4, img.shape[1] // 4 * 4
+        small = img[:h, :w].reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3)).transpose(2, 0, 1)
+        patch = x[i].numpy().astype(np.float64)
+        found = any(
+            np.allclose(small[:, r : r + 16, c : c + 16], patch, atol=1e-3)
+            for r in range(small.shape[1] - 15)
+            for c in range(small.shape[2] - 15)
+            if abs(small[0, r, c] - patch[0, 0, 0]) < 1e-3
+        )
+        assert found
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# heat equation against a hand-written 5-point stencil
+# --------------------------------------------------------------------------------------------------------------------
+def _heat_loop(u: np.ndarray, bc: str, r: float) -> np.ndarray:
+    h, w = u.shape
+    out = u.copy()
+    for i in range(h):
+        for j in range(w):
+
+            def at(a: int, b: int) -> float:
+                if 0 <= a < h and 0 <= b < w:
+                    return u[a, b]
+                if bc == "dirichlet-0":
+                    return 0.0
+                if bc == "neumann":
+                    return u[min(max(a, 0), h - 1), min(max(b, 0), w - 1)]
+                return u[a % h, b % w]
+
+            lap = at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1) - 4 * u[i, j]
+            out[i, j] = u[i, j] + r * lap
+    return out
+
+
+@pytest.mark.parametrize("bc", ["dirichlet-0", "neumann", "periodic"])
+def test_heat_step_matches_stencil_loop_and_conservation(bc):
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=(5, 6))
+    want = _heat_loop(_heat_loop(u, bc, 0.2), bc, 0.2)
+    np.testing.assert_allclose(heat_step(u, bc, steps=2), want, rtol=1e-12, atol=1e-12)
+    v = heat_initial_conditions(2, rng, size=12) + 0.1
+    after = heat_step(v, bc, steps=5)
+    if bc == "dirichlet-0":
+        assert (after.sum(axis=(1, 2)) < v.sum(axis=(1, 2))).all()  # heat leaves through the boundary
+    else:
+        np.testing.assert_allclose(after.sum(axis=(1, 2)), v.sum(axis=(1, 2)), rtol=1e-12)  # no flux
+    with pytest.raises(PadkitError, match="robin"):
+        heat_step(u, "robin")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# tiny runs of every experiment
+# --------------------------------------------------------------------------------------------------------------------
+def test_red_green_tiny_deterministic_schema_and_circular_invariance():
+    a = run_red_green(TINY_RED_GREEN, progress=False)
+    b = run_red_green(TINY_RED_GREEN, progress=False)
+    ra, rb = results_of(a), results_of(b)
+    assert ra == rb  # same seeds, same numbers
+    assert set(ra) == {"valid", "same-circular"}
+    for variant in ra:
+        for split in ("similar", "dissimilar"):
+            cell = ra[variant][split]
+            assert set(cell) >= {"mean", "std"} and 0 <= cell["mean"] <= 100 and len(cell["values"]) == 2
+    # a circular net with total stride 8 sees the ±16-row shift as a roll of its feature maps: the global max
+    # pool is blind to it, so both test sets score exactly the same, seed by seed
+    assert ra["same-circular"]["similar"]["values"] == ra["same-circular"]["dissimilar"]["values"]
+    doc = json.loads(json.dumps(a.to_json()))
+    assert doc["experiment"] == "red-green" and doc["format"] == 1 and doc["config"]["seeds"] == 2
+
+
+def test_position_tiny_zero_padding_carries_position_valid_does_not():
+    r = results_of(run_position(TINY_POSITION, progress=False))
+    assert set(r) == {"random-init/none", "random-init/constant"}
+    zeros, valid = r["random-init/constant"], r["random-init/none"]
+    for t in ("H", "V", "G"):
+        assert zeros[f"SPC {t}"]["mean"] > 0.5 > abs(valid[f"SPC {t}"]["mean"])
+        assert zeros[f"MAE {t}"]["mean"] < valid[f"MAE {t}"]["mean"]
+
+
+def test_modes_tiny_schema_and_paired_comparisons():
+    res = run_modes(TINY_MODES, progress=False)
+    r = results_of(res)
+    assert set(r) == {"digits/constant", "digits/reflect", "photos/constant", "photos/reflect"}
+    for cols in r.values():
+        assert set(cols) == {"accuracy", *res.metrics[1:]}
+        assert 0 <= cols["accuracy"]["mean"] <= 100 and cols["border_shift"]["mean"] >= 0
+    # one seed: comparisons are made but never declared significant
+    assert len(res.comparisons) == 4 and not any(c.significant for c in res.comparisons)
+    assert "reflect − constant" in render_markdown(res)
+
+
+def test_normalization_tiny_raw_zeros_shift_exceeds_standardised_reflect():
+    res = run_normalization(TINY_NORMALIZATION, progress=False)
+    r = results_of(res)
+    raw, std = r["raw 0-255 + zeros"], r["standardised + reflect"]
+    for layer in ("conv1", "conv2"):
+        assert raw[f"border_shift {layer} (init)"]["mean"] > 3 * std[f"border_shift {layer} (init)"]["mean"]
+        assert raw[f"false_edge {layer} (init)"]["mean"] > std[f"false_edge {layer} (init)"]["mean"]
+    assert "accuracy" in raw and "border_shift conv1 (trained)" in raw
+
+
+def test_boundary_tiny_deterministic_and_finite():
+    a, b = run_boundary(TINY_BOUNDARY, progress=False), run_boundary(TINY_BOUNDARY, progress=False)
+    ra = results_of(a)
+    assert ra == results_of(b)
+    assert set(ra) == {"periodic/constant", "periodic/circular"}
+    for cols in ra.values():
+        assert set(cols) == {"border", "interior", "rollout border", "rollout interior"}
+        assert all(math.isfinite(c["mean"]) and c["mean"] > 0 for c in cols.values())
+
+
+def test_surrogate_padding_is_the_ghost_cell():
+    """A surrogate whose convolutions are the exact stencil reproduces the solver iff padding matches the BC."""
+    from padkit.experiments.boundary import HeatSurrogate
+
+    u = heat_initial_conditions(2, np.random.default_rng(4))
+    stencil = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]) * 0.2
+    for bc, mode in (("dirichlet-0", "constant"), ("neumann", "replicate"), ("periodic", "circular")):
+        model = HeatSurrogate(mode)
+        first = model.net[0]
+        x = torch.from_numpy(u).float().unsqueeze(1)
+        with torch.no_grad():
+            first.weight.zero_()
+            first.weight[0, 0] = stencil
+            out = x + first(x)[:, :1]
+        want = torch.from_numpy(heat_step(u, bc)).float().unsqueeze(1)
+        torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# renderers and the CLI
+# --------------------------------------------------------------------------------------------------------------------
+def test_render_markdown_and_png(tmp_path):
+    res = run_red_green(dataclasses.replace(TINY_RED_GREEN, variants=("valid",)), progress=False)
+    md = render_markdown(res)
+    assert "| valid |" in md and " ± " in md and "2 seed(s)" in md
+    png = render_png(res, tmp_path / "sub" / "rg.png")
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.fixture
+def experiment_cli(monkeypatch):
+    monkeypatch.setitem(cli.SUBCOMMANDS, "experiment", "experiment")
+    small = functools.partial(
+        RedGreenConfig, variants=("valid", "same-zeros"), n_train=200, n_val=100, n_test=100, patience=1
+    )
+    monkeypatch.setitem(EXPERIMENTS, "red-green", (small, run_red_green))
+    return cli.main
+
+
+def test_cli_runs_writes_md_png_json(experiment_cli, tmp_path, capsys):
+    out = tmp_path / "out"
+    js = tmp_path / "rg.json"
+    argv = ["experiment", "red-green", "--seeds", "1", "--epochs", "1", "--out", str(out), "--json", str(js)]
+    rc = experiment_cli([*argv, "--no-progress"])
+    assert rc == cli.EXIT_OK
+    doc = json.loads(js.read_text())
+    assert doc["config"]["seeds"] == 1 and doc["config"]["epochs"] == 1
+    assert set(doc["results"]) == {"valid", "same-zeros"}
+    for cols in doc["results"].values():
+        assert {"mean", "std"} <= set(cols["similar"]) and {"mean", "std"} <= set(cols["dissimilar"])
+    text = capsys.readouterr().out
+    assert "| same-zeros |" in text
+    assert (out / "red-green.md").read_text(encoding="utf-8") in text + "\n"
+    assert (out / "red-green.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_json_to_stdout(experiment_cli, tmp_path, capsys):
+    rc = experiment_cli(
+        ["experiment", "red-green", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path), "--json", "-"]
+    )
+    assert rc == cli.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["experiment"] == "red-green"
+
+
+def test_cli_list_and_errors(experiment_cli, tmp_path, capsys):
+    assert experiment_cli(["experiment", "list"]) == cli.EXIT_OK
+    text = capsys.readouterr().out
+    for name in EXPERIMENTS:
+        assert name in text
+    assert experiment_cli(["experiment", "bogus", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "'bogus'" in capsys.readouterr().err
+    assert experiment_cli(["experiment", "red-green", "--seeds", "0", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "seeds=0" in capsys.readouterr().err
