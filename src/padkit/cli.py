@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, str] = {
     "plan": "plan",
     "convert": "convert",
     "audit": "audit",
+    "experiment": "experiment",
+    "demo": "demo",
 }
 
 
