@@ -124,3 +124,26 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     assert dist_report["world_size"] == 2 and single["world_size"] == 1
     assert dist_report["images"] == single["images"] == 11
     _close(dist_report, single)
+
+
+def test_torchrun_cli_equals_single_process(tmp_path):
+    """The real launcher: `torchrun --nproc_per_node=2 -m padkit audit` (every rank builds the seeded model)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    args = ["torchvision:resnet18", "--images", "8", "--input-size", "64", "--batch-size", "2", "--no-progress"]
+    args += ["--probe-images", "8", "--equivariance-images", "2"]
+    torchrun = Path(sys.executable).with_name("torchrun")
+    subprocess.run(
+        [str(torchrun), "--nproc_per_node=2", "-m", "padkit", "audit", *args, "--json", str(tmp_path / "dist.json")],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    assert cli.main(["audit", *args, "--json", str(tmp_path / "one.json")]) == cli.EXIT_OK
+    dist_sum = json.loads((tmp_path / "dist.json").read_text())["results"]["as-is"]["summary"]
+    one_sum = json.loads((tmp_path / "one.json").read_text())["results"]["as-is"]["summary"]
+    for metric in ("border_shift", "false_edge_ratio", "equivariance_gap", "position_r2"):
+        assert dist_sum[metric] == pytest.approx(one_sum[metric], rel=1e-6, abs=1e-9), metric
+    assert dist_sum["padding_aware_channels"] == one_sum["padding_aware_channels"]

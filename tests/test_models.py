@@ -79,3 +79,15 @@ def test_bad_specs(tmp_path):
     torch.save([1, 2], bad)
     with pytest.raises(PadkitError, match="state_dict"):
         load_model("torchvision:squeezenet1_1", weights=str(bad))
+
+
+def test_spec_models_are_seeded_and_leave_the_callers_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    a = load_model("torchvision:resnet18")
+    after = torch.rand(3)
+    b = load_model("torchvision:resnet18")
+    assert torch.equal(before, after)
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name

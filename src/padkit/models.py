@@ -112,7 +112,9 @@ def load_model(spec: str, weights: str | None = None) -> nn.Module:
         weights: path of a state_dict saved with ``torch.save``; loaded with ``weights_only=True``.
 
     Returns:
-        The model in eval mode, on the CPU.
+        The model in eval mode, on the CPU. Models built from a spec (``torchvision:``, ``timm:``, a factory) are
+        initialised under ``torch.manual_seed(0)`` in a forked RNG: the same spec gives the same random weights in
+        every process and every run (so ``torchrun`` ranks agree), and the caller's RNG state is untouched.
 
     Raises:
         PadkitTypeError: ``spec`` is not a string, or a factory returned something else than a module.
@@ -123,15 +125,21 @@ def load_model(spec: str, weights: str | None = None) -> nn.Module:
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
         raise PadkitTypeError(f"weights={weights!r} ({type(weights).__name__}): expected a path")
     if spec.startswith("torchvision:"):
-        model = _torchvision(spec.split(":", 1)[1])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = _torchvision(spec.split(":", 1)[1])
     elif spec.startswith("timm:"):
-        model = _timm(spec.split(":", 1)[1])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = _timm(spec.split(":", 1)[1])
     elif spec.endswith((".pt", ".pth", ".pt2")) or os.path.isfile(spec):
         if not os.path.isfile(spec):
             raise PadkitError(f"spec={spec!r}: no such file")
         model = _from_file(spec)
     elif ":" in spec and all(part.isidentifier() for part in spec.split(":", 1)[0].split(".")):
-        model = _factory(spec)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = _factory(spec)
     else:
         raise PadkitError(
             f"spec={spec!r}: expected 'torchvision:NAME', 'timm:NAME', 'package.module:factory' or a path to a "

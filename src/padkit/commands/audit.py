@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.model, args.weights)
         if device is not None:
             model = model.to(device)
+        if started:  # every rank must audit the same weights: take rank 0's
+            for tensor in (*model.parameters(), *model.buffers()):
+                dist.broadcast(tensor.data, src=0)
         report = audit(
             model,
             args.data,
