@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "audit",
     "experiment": "experiment",
     "demo": "demo",
+    "bench": "bench",
 }
 
 

@@ -1,0 +1,36 @@
+"""``padkit bench``: is padding with padkit as cheap as zero padding? Ratios measured in one interleaved run.
+
+Example:
+    >>> from padkit.benchmarks import render_table, run_benchmarks
+    >>> report = run_benchmarks(["pad"], quick=True)  # doctest: +SKIP
+    >>> print(render_table(report))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from ._harness import machine_info, peak_memory_cuda, peak_rss_call, time_interleaved
+from ._results import Budget, CaseResult, Machine, Ratio, Report, VariantResult
+from ._run import run_benchmarks
+from ._suites import SUITES, CaseSpec, RatioSpec, cases_for, torch_native_padding
+from .render import render_markdown, render_table
+
+__all__ = [
+    "SUITES",
+    "Budget",
+    "CaseResult",
+    "CaseSpec",
+    "Machine",
+    "Ratio",
+    "RatioSpec",
+    "Report",
+    "VariantResult",
+    "cases_for",
+    "machine_info",
+    "peak_memory_cuda",
+    "peak_rss_call",
+    "render_markdown",
+    "render_table",
+    "run_benchmarks",
+    "time_interleaved",
+    "torch_native_padding",
+]

@@ -1,0 +1,42 @@
+"""Audit benchmark variants: ``padkit.analysis.audit.audit`` vs plain inference, same model, same batches."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+__all__ = ["build_audit_variants"]
+
+
+def build_audit_variants(params: dict[str, Any], device: torch.device) -> dict[str, Callable[[], None]]:
+    """Variants ``audit`` (defaults: probe and equivariance on), ``audit (stats only)`` (both off), ``inference``.
+
+    ``params``: ``arch`` (torchvision name), ``n`` (batch size), ``size`` (image side), ``batches``. The images are a
+    fixed random ``(batches * n, 3, size, size)`` CPU tensor; every variant moves each batch to ``device``.
+    """
+    from padkit.analysis.audit import audit
+
+    from ._suites import _randn, _torchvision_model
+
+    torch.manual_seed(0)
+    model = _torchvision_model(params["arch"]).to(device).eval()
+    n, size, batches = params["n"], params["size"], params["batches"]
+    images = _randn((batches * n, 3, size, size), torch.device("cpu")).clamp_(-3, 3)
+
+    def inference() -> None:
+        with torch.no_grad():
+            for start in range(0, images.shape[0], n):
+                model(images[start : start + n].to(device))
+
+    def run_audit(**kwargs: Any) -> Callable[[], None]:
+        def step() -> None:
+            audit(model, images, batch_size=n, progress=False, device=device, **kwargs)
+
+        return step
+
+    return {
+        "audit": run_audit(),
+        "audit (stats only)": run_audit(probe_images=0, equivariance_images=0),
+        "inference": inference,
+    }

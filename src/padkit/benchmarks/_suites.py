@@ -1,0 +1,410 @@
+"""The benchmark cases: what is compared with what, on which shapes, against which target.
+
+Each case is a :class:`CaseSpec` naming a builder and JSON-able parameters, so the CPU memory worker process can
+rebuild exactly the same variants. A builder returns ``name -> step`` where a step is one call of the measured work
+(forward and backward unless the name says ``fwd``) and returns ``None`` so nothing outlives the call.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["BUILDERS", "SUITES", "CaseSpec", "RatioSpec", "cases_for"]
+
+Step = Callable[[], None]
+
+#: Suites in run order.
+SUITES: tuple[str, ...] = ("pad", "conv", "model", "audit", "plan")
+
+
+@dataclass(frozen=True)
+class RatioSpec:
+    """``numerator / denominator`` to report, with optional targets (ratio must be at most the target)."""
+
+    label: str
+    numerator: str
+    denominator: str
+    time_target: float | None = None
+    memory_target: float | None = None
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One case: a builder, its parameters, the ratios to report, the variants whose memory to read.
+
+    ``budgets``: ``(variant, limit_s)``; a variant named ``"a + b"`` is held to the sum of the medians of ``a`` and
+    ``b``. ``repeats`` and ``warmup`` are the case's defaults (``None``: the run's warm-up).
+    """
+
+    suite: str
+    case: str
+    builder: str
+    params: dict[str, Any]
+    ratios: tuple[RatioSpec, ...] = ()
+    memory: tuple[str, ...] = ()
+    budgets: tuple[tuple[str, float], ...] = ()
+    repeats: int = 11
+    warmup: int | None = None
+
+
+def _seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(shape: tuple[int, ...], device: torch.device, seed: int = 0) -> torch.Tensor:
+    return torch.randn(shape, generator=_seeded(seed)).to(device)
+
+
+# ----------------------------------------------------------------------------------------------------------- pad
+def _padded_shape(shape: tuple[int, ...], pad: tuple[int, ...]) -> tuple[int, ...]:
+    out = list(shape)
+    for i in range(len(pad) // 2):
+        out[-1 - i] += pad[2 * i] + pad[2 * i + 1]
+    return tuple(out)
+
+
+def build_pad(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
+    """Variants: ``padkit``/``F.pad`` forward+backward, ``padkit fwd``/``F.pad fwd``/``copy fwd`` forward only."""
+    from padkit.padding import pad as padkit_pad
+
+    shape, pads, mode = tuple(params["shape"]), tuple(params["pad"]), params["mode"]
+    x = _randn(shape, device).requires_grad_(True)
+    g = _randn(_padded_shape(shape, pads), device, seed=1)
+    y_ref = g.clone()  # the "plain copy of the output" reads and writes as many bytes as the padded output
+
+    def bwd(fn: Callable[[], torch.Tensor]) -> Step:
+        def step() -> None:
+            torch.autograd.grad(fn(), x, g)
+
+        return step
+
+    def fwd(fn: Callable[[], torch.Tensor]) -> Step:
+        def step() -> None:
+            with torch.no_grad():
+                fn()
+
+        return step
+
+    def pk() -> torch.Tensor:
+        return padkit_pad(x, pads, mode)
+
+    variants: dict[str, Step] = {"padkit": bwd(pk)}
+    native = mode in ("constant", "reflect", "replicate", "circular")
+    if native:
+
+        def tp() -> torch.Tensor:
+            return F.pad(x, pads, mode)
+
+        variants["F.pad"] = bwd(tp)
+    variants["padkit fwd"] = fwd(pk)
+    if native:
+        variants["F.pad fwd"] = fwd(tp)
+    variants["copy fwd"] = fwd(y_ref.clone)
+    return variants
+
+
+def pad_cases(quick: bool) -> list[CaseSpec]:
+    """``padkit.pad`` vs ``F.pad`` per mode, and forward vs a plain copy of the output."""
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = (
+        [((2, 16, 64, 64), (1, 1, 1, 1))]
+        if quick
+        else [((8, 64, 56, 56), (1, 1, 1, 1)), ((8, 32, 112, 112), (3, 3, 3, 3))]
+    )
+    targets = {"constant": 1.0, "reflect": 1.0, "replicate": 1.0, "circular": 0.33, "symmetric": None}
+    cases = []
+    for shape, pads in shapes:
+        for mode, target in targets.items():
+            ratios = []
+            if target is not None:
+                ratios.append(RatioSpec("padkit / F.pad (fwd+bwd)", "padkit", "F.pad", time_target=target))
+            ratios.append(RatioSpec("padkit / copy (fwd)", "padkit fwd", "copy fwd", time_target=1.3))
+            if target is not None:
+                ratios.append(RatioSpec("F.pad / copy (fwd)", "F.pad fwd", "copy fwd"))
+            cases.append(
+                CaseSpec(
+                    suite="pad",
+                    case=f"{mode} {'x'.join(map(str, shape))} pad {pads[0]}",
+                    builder="pad",
+                    params={"shape": list(shape), "pad": list(pads), "mode": mode},
+                    ratios=tuple(ratios),
+                    memory=("padkit", "F.pad") if target is not None else ("padkit",),
+                    repeats=15,
+                )
+            )
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------------------- conv
+CONV_MODES: tuple[str, ...] = ("reflect", "symmetric", "replicate", "circular", "partial")
+TORCH_CONV_MODES: tuple[str, ...] = ("reflect", "replicate", "circular")
+#: Modes also timed through ``PadConv2d(algorithm="pad")`` (information, no target).
+PAD_ALGORITHM_MODES: tuple[str, ...] = ("reflect",)
+
+
+def build_conv(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
+    """Variants: ``nn.Conv2d zeros``, ``PadConv2d <mode>``, ``nn.Conv2d <mode>``: 3x3, padding 1, forward+backward.
+
+    ``params["pad_algorithm_modes"]`` (optional) adds ``PadConv2d <mode> (algorithm=pad)``: the layer's other route,
+    a padded copy then a valid conv, for comparison with the default border-corrected route.
+    """
+    from padkit.nn import PadConv2d
+
+    n, c, hw, groups = params["n"], params["c"], params["hw"], params["groups"]
+    x = _randn((n, c, hw, hw), device).requires_grad_(True)
+    g = _randn((n, c, hw, hw), device, seed=1)
+    base = nn.Conv2d(c, c, 3, padding=1, groups=groups, bias=False).to(device)
+
+    def step_of(conv: nn.Module) -> Step:
+        params_ = [x, *conv.parameters()]
+
+        def step() -> None:
+            torch.autograd.grad(conv(x), params_, g)
+
+        return step
+
+    variants = {"nn.Conv2d zeros": step_of(base)}
+    for mode in params["modes"]:
+        layer = PadConv2d(c, c, 3, padding=1, groups=groups, bias=False, padding_mode=mode).to(device)
+        with torch.no_grad():
+            layer.weight.copy_(base.weight)
+        variants[f"PadConv2d {mode}"] = step_of(layer)
+    for mode in params.get("pad_algorithm_modes", ()):
+        layer = PadConv2d(c, c, 3, padding=1, groups=groups, bias=False, padding_mode=mode, algorithm="pad").to(device)
+        with torch.no_grad():
+            layer.weight.copy_(base.weight)
+        variants[f"PadConv2d {mode} (algorithm=pad)"] = step_of(layer)
+    for mode in params["torch_modes"]:
+        tconv = copy.deepcopy(base)
+        tconv.padding_mode = mode
+        variants[f"nn.Conv2d {mode}"] = step_of(tconv)
+    return variants
+
+
+def conv_cases(quick: bool) -> list[CaseSpec]:
+    """``PadConv2d`` per mode vs zero-padded and PyTorch-padded ``nn.Conv2d`` on ResNet/MobileNet-like shapes."""
+    shapes = (
+        [(2, 16, 32, 1), (2, 16, 32, 16)]
+        if quick
+        else [(8, 64, 56, 1), (8, 128, 28, 1), (8, 256, 14, 1), (8, 32, 112, 32)]
+    )
+    cases = []
+    for n, c, hw, groups in shapes:
+        ratios = []
+        for mode in CONV_MODES:
+            ratios.append(
+                RatioSpec(
+                    f"PadConv2d {mode} / nn.Conv2d zeros",
+                    f"PadConv2d {mode}",
+                    "nn.Conv2d zeros",
+                    time_target=1.05,
+                    memory_target=1.05,
+                )
+            )
+        for mode in TORCH_CONV_MODES:
+            ratios.append(
+                RatioSpec(f"PadConv2d {mode} / nn.Conv2d {mode}", f"PadConv2d {mode}", f"nn.Conv2d {mode}", 1.0)
+            )
+        for mode in PAD_ALGORITHM_MODES:
+            name = f"PadConv2d {mode} (algorithm=pad)"
+            ratios.append(RatioSpec(f"{name} / nn.Conv2d zeros", name, "nn.Conv2d zeros"))
+        variants = (
+            "nn.Conv2d zeros",
+            *(f"PadConv2d {m}" for m in CONV_MODES),
+            *(f"PadConv2d {m} (algorithm=pad)" for m in PAD_ALGORITHM_MODES),
+            *(f"nn.Conv2d {m}" for m in TORCH_CONV_MODES),
+        )
+        kind = "depthwise " if groups > 1 else ""
+        cases.append(
+            CaseSpec(
+                suite="conv",
+                case=f"{kind}3x3 N={n} {c}x{hw}²",
+                builder="conv",
+                params={
+                    "n": n,
+                    "c": c,
+                    "hw": hw,
+                    "groups": groups,
+                    "modes": list(CONV_MODES),
+                    "torch_modes": list(TORCH_CONV_MODES),
+                    "pad_algorithm_modes": list(PAD_ALGORITHM_MODES),
+                },
+                ratios=tuple(ratios),
+                memory=variants,
+                repeats=7,
+                warmup=1,
+            )
+        )
+    return cases
+
+
+# --------------------------------------------------------------------------------------------------------- model
+def _torchvision_model(arch: str) -> nn.Module:
+    import torchvision
+
+    kwargs: dict[str, Any] = {"weights": None}
+    if arch in ("googlenet", "inception_v3"):
+        kwargs.update(aux_logits=False, init_weights=True)
+    model: nn.Module = torchvision.models.get_model(arch, **kwargs)
+    return model
+
+
+def torch_native_padding(model: nn.Module, mode: str) -> nn.Module:
+    """A copy of ``model`` whose padded ``nn.Conv*d`` layers use PyTorch's own ``padding_mode=mode``."""
+    out = copy.deepcopy(model)
+    for m in out.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and not isinstance(m.padding, str) and any(m.padding):
+            m.padding_mode = mode  # type: ignore[assignment]
+    return out
+
+
+def build_model(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
+    """Variants: ``zeros``, ``padkit <mode>`` (``padkit.convert``), ``torch <mode>``: one SGD training step."""
+    from padkit.conversion import convert
+
+    torch.manual_seed(0)
+    arch, n, size, mode = params["arch"], params["n"], params["size"], params["mode"]
+    base = _torchvision_model(arch).to(device).train()
+    x = _randn((n, 3, size, size), device)
+    y = torch.randint(0, 1000, (n,), generator=_seeded(1)).to(device)
+
+    def step_of(model: nn.Module) -> Step:
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        return step
+
+    return {
+        "zeros": step_of(base),
+        f"padkit {mode}": step_of(convert(base, mode).to(device).train()),
+        f"torch {mode}": step_of(torch_native_padding(base, mode)),
+    }
+
+
+def model_cases(quick: bool) -> list[CaseSpec]:
+    """ResNet-18 training step: ``padkit.convert(model, "reflect")`` vs zero padding vs PyTorch's reflect."""
+    n, size = (2, 64) if quick else (4, 224)
+    return [
+        CaseSpec(
+            suite="model",
+            case=f"resnet18 train step N={n} {size}²",
+            builder="model",
+            params={"arch": "resnet18", "n": n, "size": size, "mode": "reflect"},
+            ratios=(
+                RatioSpec("padkit reflect / zeros", "padkit reflect", "zeros", time_target=1.05),
+                RatioSpec("padkit reflect / torch reflect", "padkit reflect", "torch reflect", time_target=1.0),
+            ),
+            memory=("zeros", "padkit reflect", "torch reflect"),
+            repeats=5,
+            warmup=1,
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------- plan
+def build_plan(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
+    """Variants for ``padkit plan MODEL --input-size SIZE`` on a torchvision model (random init).
+
+    ``plan``: :func:`padkit.analysis.plan.plan` with its defaults (clean-size search on), on a model built beforehand;
+    ``plan (no suggest)``: the same with ``suggest=False``; ``load_model``: building the model with
+    :func:`padkit.models.load_model`, which the command also pays for.
+    """
+    from padkit.analysis.plan import plan
+    from padkit.models import load_model
+
+    spec = f"torchvision:{params['arch']}"
+    model = load_model(spec).eval()
+    size = params["size"]
+
+    def run_plan() -> None:
+        plan(model, size)
+
+    def run_plan_no_suggest() -> None:
+        plan(model, size, suggest=False)
+
+    def run_load() -> None:
+        load_model(spec)
+
+    return {"plan": run_plan, "plan (no suggest)": run_plan_no_suggest, "load_model": run_load}
+
+
+PLAN_ARCHS: tuple[str, ...] = ("resnet18", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vgg16")
+
+
+def plan_cases(quick: bool) -> list[CaseSpec]:
+    """``padkit plan`` time on torchvision models at 224: limit 2 s for ``plan()`` and for load + plan.
+
+    One warm-up-free sample per variant (plus the calibration call): the times are seconds, far above timer noise.
+    """
+    archs, size = (("resnet18",), 64) if quick else (PLAN_ARCHS, 224)
+    return [
+        CaseSpec(
+            suite="plan",
+            case=f"plan {arch} {size}²",
+            builder="plan",
+            params={"arch": arch, "size": size},
+            budgets=(("plan", 2.0), ("load_model + plan", 2.0)),
+            repeats=1,
+            warmup=0,
+        )
+        for arch in archs
+    ]
+
+
+# --------------------------------------------------------------------------------------------------------- audit
+def build_audit(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
+    """Variants ``audit`` and ``inference``: the same model over the same batches."""
+    from ._audit import build_audit_variants
+
+    return build_audit_variants(params, device)
+
+
+def audit_cases(quick: bool) -> list[CaseSpec]:
+    """``padkit audit`` over a stream of batches vs plain inference of the same model on the same batches."""
+    arch, n, size, batches = ("resnet18", 2, 64, 2) if quick else ("resnet18", 8, 224, 2)
+    return [
+        CaseSpec(
+            suite="audit",
+            case=f"audit {arch} {batches}x{n} images {size}²",
+            builder="audit",
+            params={"arch": arch, "n": n, "size": size, "batches": batches},
+            ratios=(
+                RatioSpec("audit / inference", "audit", "inference", time_target=1.25),
+                RatioSpec("audit (stats only) / inference", "audit (stats only)", "inference"),
+            ),
+            memory=("audit", "inference"),
+            repeats=2,
+            warmup=0,
+        )
+    ]
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any], torch.device], dict[str, Step]]] = {
+    "pad": build_pad,
+    "conv": build_conv,
+    "model": build_model,
+    "audit": build_audit,
+    "plan": build_plan,
+}
+
+_CASES: dict[str, Callable[[bool], list[CaseSpec]]] = {
+    "pad": pad_cases,
+    "conv": conv_cases,
+    "model": model_cases,
+    "audit": audit_cases,
+    "plan": plan_cases,
+}
+
+
+def cases_for(suite: str, quick: bool) -> list[CaseSpec]:
+    """The cases of one suite (``quick``: tiny shapes that run in seconds)."""
+    return _CASES[suite](quick)

@@ -1,0 +1,47 @@
+"""``padkit bench``: time padkit's padding against zero padding and PyTorch's own modes; print ratios."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "benchmark padkit padding against zero padding and PyTorch (ratios from one interleaved run)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``padkit bench`` arguments."""
+    from padkit.benchmarks import SUITES
+
+    parser.add_argument("suite", nargs="?", default="all", choices=(*SUITES, "all"), help="what to benchmark")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device to run on (default cpu)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON to PATH")
+    parser.add_argument("--repeats", type=int, metavar="N", help="timed samples per variant (default: per case)")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes, few repeats: a smoke run in seconds")
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 on a shared machine)"
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables instead of plain text")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark, print the table to stdout (progress to stderr), write JSON if asked."""
+    from padkit.benchmarks import render_markdown, render_table, run_benchmarks
+    from padkit.cli import EXIT_OK
+
+    report = run_benchmarks(
+        [args.suite],
+        device=args.device,
+        repeats=args.repeats,
+        quick=args.quick,
+        memory=not args.no_memory,
+        threads=args.threads,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(render_markdown(report, variants=True) if args.markdown else render_table(report), end="")
+    if args.json is not None:
+        args.json.write_text(report.to_json() + "\n")
+    return EXIT_OK
