@@ -551,3 +551,27 @@ def test_errors_name_argument_value_and_allowed(call, exc: type, pattern: str) -
 
 def test_errors_are_value_and_type_errors() -> None:
     assert issubclass(PadkitError, ValueError) and issubclass(PadkitTypeError, TypeError)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_fold_backward_equals_native_backward_on_native_shapes(mode: str) -> None:
+    """On CPU padkit hands F.pad-able reflect/replicate to F.pad's own autograd; on other devices the fold runs.
+
+    Exercise the fold (the non-CPU path) directly on the shapes F.pad handles, against F.pad's gradient, and check
+    its double backward.
+    """
+    from padkit.padding import _CopyPad
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6, 5, dtype=torch.float64, requires_grad=True)
+    widths = ((0, 0), (0, 0), (2, 3), (4, 1))
+    flat = (4, 1, 2, 3)
+    out = _CopyPad.apply(x, widths, mode)
+    ref = F.pad(x, flat, mode=mode)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    g = torch.randn_like(ref)
+    (gx,) = torch.autograd.grad(out, x, g)
+    (gref,) = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(gx, gref)
+    assert gradcheck(lambda t: _CopyPad.apply(t, widths, mode), (x,))
+    assert gradgradcheck(lambda t: _CopyPad.apply(t, widths, mode), (x,))

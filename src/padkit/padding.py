@@ -293,7 +293,10 @@ class _CopyFold(torch.autograd.Function):
 
 
 def _copy_pad(x: torch.Tensor, widths: Widths, mode: str) -> torch.Tensor:
-    if torch.compiler.is_compiling() and _native_ok(tuple(x.shape), x.dtype, widths, mode):
+    # F.pad's reflect/replicate backward is a deterministic loop on CPU (atomics only on CUDA), so on CPU the native
+    # op is used with its own autograd; elsewhere the fold below keeps the backward deterministic by construction.
+    native_autograd = torch.compiler.is_compiling() or x.device.type == "cpu"
+    if native_autograd and _native_ok(tuple(x.shape), x.dtype, widths, mode):
         npad = len(widths) - next(d for d, (b, a) in enumerate(widths) if b or a)
         return F.pad(x, _flat_from_widths(widths, npad), mode=TORCH_NATIVE[mode])
     if x.requires_grad and torch.is_grad_enabled():
