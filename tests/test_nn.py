@@ -55,7 +55,7 @@ def brute_conv(x, w, b, stride, pairs, dilation, groups, mode, **kw):
 # stride-1 convs vs scipy.ndimage.correlate
 @pytest.mark.parametrize("mode", list(SCIPY))
 @pytest.mark.parametrize("nd", [1, 2, 3])
-@pytest.mark.parametrize("algorithm", ["auto", "pad"])
+@pytest.mark.parametrize("algorithm", ["auto", "pad", "border"])
 def test_conv_matches_scipy_correlate(mode: str, nd: int, algorithm: str) -> None:
     g = torch.Generator().manual_seed(nd)
     size = {1: (9,), 2: (7, 6), 3: (5, 6, 4)}[nd]
@@ -98,7 +98,7 @@ def test_conv_strided_dilated_grouped(case, mode: str) -> None:
     ref = brute_conv(x, w, b, stride, pairs, dilation, groups, mode)
     torch.testing.assert_close(conv(x), ref, rtol=1e-12, atol=1e-12)
     # functional core == module, and both algorithms agree
-    for algorithm in ("auto", "pad"):
+    for algorithm in ("auto", "pad", "border"):
         f = FUNCS[nd](x, w, b, stride, padding, dilation, groups, mode, algorithm=algorithm)
         torch.testing.assert_close(f, ref, rtol=1e-12, atol=1e-12)
 
@@ -406,11 +406,12 @@ def test_border_backward_matches_pad_path() -> None:
     b = torch.randn(6, generator=g, requires_grad=True)
     gy = torch.randn(2, 6, 6, 4, generator=g)
     grads = []
-    for algorithm in ("auto", "pad"):
+    for algorithm in ("auto", "pad", "border"):
         y = PF.conv2d(x, w, b, (2, 1), (2, 2), (1, 2), 2, "circular", algorithm=algorithm)
         grads.append(torch.autograd.grad(y, (x, w, b), gy))
-    for a, c in zip(*grads):
-        torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
+    for ref, other in ((grads[1], grads[0]), (grads[1], grads[2])):
+        for a, c in zip(ref, other):
+            torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -497,3 +498,19 @@ def test_public_api() -> None:
     )
     for name in ("conv1d", "conv2d", "conv3d", "conv_transpose2d", "max_pool2d", "avg_pool3d", "partial_ratio"):
         assert name in PF.__all__
+
+
+@pytest.mark.parametrize("mode", ["reflect", "symmetric", "replicate", "circular"])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_gradcheck_border_algorithm(mode: str, nd: int) -> None:
+    """The border-correction path (the default off the CPU) has its own backward: gradcheck input, weight and bias."""
+    g = torch.Generator().manual_seed(nd)
+    size = (5,) * nd if nd == 3 else (7,) * nd
+    x = torch.randn(2, 2, *size, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(3, 2, *((3,) * nd), dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, generator=g, requires_grad=True)
+    fn = {1: PF.conv1d, 2: PF.conv2d, 3: PF.conv3d}[nd]
+    stride = 2 if nd == 2 else 1
+    assert torch.autograd.gradcheck(
+        lambda x_, w_, b_: fn(x_, w_, b_, stride, 1, 1, 1, mode, algorithm="border"), (x, w, b)
+    )

@@ -63,9 +63,12 @@ __all__ = [
     "partial_ratio",
 ]
 
-#: ``algorithm`` values of the conv functions: ``"auto"`` convolves with zero padding and corrects only the border
-#: outputs (exact by linearity; no padded copy of the input) where it can, ``"pad"`` pads a copy then runs a valid conv.
-ALGORITHMS: tuple[str, ...] = ("auto", "pad")
+#: ``algorithm`` values of the conv functions: ``"border"`` convolves with zero padding and corrects only the border
+#: outputs (exact by linearity; no padded copy of the input, so no extra activation memory) where it can, ``"pad"``
+#: pads a copy then runs a valid conv (what ``nn.Conv2d(padding_mode=...)`` does). ``"auto"`` picks ``"pad"`` on the
+#: CPU, where the thin border convolutions cost 1.3-4.7x a zero-padded conv against 1.3-1.7x for the copy
+#: (``padkit bench conv``, docs/BENCHMARKS.md), and ``"border"`` on other devices (not yet measured there).
+ALGORITHMS: tuple[str, ...] = ("auto", "pad", "border")
 
 _CONV: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T: dict[int, Callable[..., Tensor]] = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -125,15 +128,7 @@ def pad_spatial(
         return F.pad(x, flat, mode="constant", value=_constant_value(options))
     if torch.onnx.is_in_onnx_export() and mode in TORCH_NATIVE and not options:
         return F.pad(x, flat, mode=TORCH_NATIVE[mode])  # exports as one ONNX Pad node
-    if mode in INDEX_MODES and not options and not torch.compiler.is_compiling():
-        # Gather along each dim: exact for any width (NumPy's extension), deterministic-friendly backward.
-        for k, (before, after) in enumerate(pairs):
-            if before == 0 and after == 0:
-                continue
-            dim = x.dim() - len(pairs) + k
-            idx = _index_tensor(x.shape[dim], before, after, mode, x.device)
-            x = x.index_select(dim, idx)
-        return x
+    # padkit.pad: F.pad's own kernels where they apply (CPU), a deterministic fold backward elsewhere, any width
     from ..padding import pad  # lazy: padkit.padding is the general-purpose pad (all np.pad modes and options)
 
     return pad(x, flat, mode=mode, **options)
@@ -283,6 +278,8 @@ def _conv_nd(
     options = validate_options(mode, padding_options)
     if algorithm not in ALGORITHMS:
         raise PadkitError(f"algorithm={algorithm!r} is not one of {ALGORITHMS}")
+    if algorithm == "auto":
+        algorithm = "pad" if x.device.type == "cpu" else "border"
     if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
         # exporters: a Pad node + valid conv is the portable graph; torch.compile: one traceable graph that the
         # compiler fuses (the border-correction plan is host-side Python over cached index tables)
@@ -308,7 +305,7 @@ def _conv_nd(
             out = conv(x, weight, bias, s, sym_pad, d, groups)
         else:
             out = conv(F.pad(x, flat_pad(pairs)), weight, bias, s, 0, d, groups)
-    elif algorithm == "auto" and symmetric and mode in INDEX_MODES and not options:
+    elif algorithm == "border" and symmetric and mode in INDEX_MODES and not options:
         out = _conv_border_corrected(nd, x, weight, bias, s, d, groups, pairs, k, mode)
     else:
         out = conv(pad_spatial(x, pairs, mode, options), weight, bias, s, 0, d, groups)
@@ -576,7 +573,8 @@ def conv2d(
         groups: number of groups.
         padding_mode: a ``padkit.modes.LAYER_MODES`` name or alias; ``"partial"`` for partial-convolution padding.
         padding_options: the mode's options (``value`` for ``constant``, ``stat_length`` for ``mean``, ...).
-        algorithm: ``"auto"`` (zero-padded conv + exact border correction where possible) or ``"pad"`` (pad a copy).
+        algorithm: ``"pad"`` (pad a copy, then a valid conv), ``"border"`` (zero-padded conv + exact border
+            correction where possible, no padded copy) or ``"auto"`` (``"pad"`` on CPU, ``"border"`` elsewhere).
 
     Returns:
         ``(N, C_out, H_out, W_out)``.
