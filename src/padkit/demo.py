@@ -248,14 +248,14 @@ def _audit_figures(report: AuditReport, out: Path, max_profiles: int) -> dict[st
 
     files: dict[str, str] = {}
     if len(report.results) > 1:
-        files["audit_comparison"] = _save(render_audit._comparison_figure(report), out / "audit_comparison.png")
-    names = render_audit._pick_layers(report, 6)
+        files["audit_comparison"] = _save(render_audit.comparison_figure(report), out / "audit_comparison.png")
+    names = render_audit.pick_layers(report, 6)
     if names:
         files["audit_mean"] = str(render_audit.save_heatmap_png(report, out / "audit_mean.png", layers=names))
-        files["audit_std"] = _save(render_audit._heatmap_figure(report, names, "std"), out / "audit_std.png")
-    for name in render_audit._pick_layers(report, max_profiles):
+        files["audit_std"] = _save(render_audit.heatmap_figure(report, names, "std"), out / "audit_std.png")
+    for name in render_audit.pick_layers(report, max_profiles):
         key = f"audit_profiles_{_safe_name(name)}"
-        files[key] = _save(render_audit._profiles_figure(report, name), out / f"{key}.png")
+        files[key] = _save(render_audit.profiles_figure(report, name), out / f"{key}.png")
     return files
 
 

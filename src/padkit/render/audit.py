@@ -16,7 +16,16 @@ from typing import Any, Sequence
 
 from ..analysis.audit.report import METRICS, AuditReport, LayerResult
 
-__all__ = ["render_html", "render_json", "render_table", "save_heatmap_png"]
+__all__ = [
+    "comparison_figure",
+    "heatmap_figure",
+    "pick_layers",
+    "profiles_figure",
+    "render_html",
+    "render_json",
+    "render_table",
+    "save_heatmap_png",
+]
 
 _HEADERS = ("layer", "C×H×W", "band", "shift", "var×", "W1", "edge×", "equiv×", "pos R²", "PA")
 
@@ -125,7 +134,7 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _pick_layers(report: AuditReport, max_layers: int) -> list[str]:
+def pick_layers(report: AuditReport, max_layers: int) -> list[str]:
     """Up to ``max_layers`` layer names spread evenly over the depth of the first mode."""
     names = [lr.name for lr in report.results[0].layers if lr.mean_map is not None]
     if len(names) <= max_layers:
@@ -134,7 +143,8 @@ def _pick_layers(report: AuditReport, max_layers: int) -> list[str]:
     return [names[round(k * step)] for k in range(max_layers)]
 
 
-def _heatmap_figure(report: AuditReport, layers: Sequence[str], which: str = "mean") -> Any:
+def heatmap_figure(report: AuditReport, layers: Sequence[str], which: str = "mean") -> Any:
+    """A matplotlib figure of per-position maps (rows: modes, columns: ``layers``); ``which``: "mean" or "std"."""
     plt = _plt()
     modes = report.results
     fig, axes = plt.subplots(
@@ -173,15 +183,16 @@ def _heatmap_figure(report: AuditReport, layers: Sequence[str], which: str = "me
 
 def save_heatmap_png(report: AuditReport, path: str | Path, *, layers: Sequence[str] | None = None) -> Path:
     """Save the per-position mean heat maps (rows: modes, columns: layers) as a PNG file."""
-    names = list(layers) if layers is not None else _pick_layers(report, 6)
-    fig = _heatmap_figure(report, names, "mean")
+    names = list(layers) if layers is not None else pick_layers(report, 6)
+    fig = heatmap_figure(report, names, "mean")
     out = Path(path)
     fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
     _plt().close(fig)
     return out
 
 
-def _profiles_figure(report: AuditReport, name: str) -> Any:
+def profiles_figure(report: AuditReport, name: str) -> Any:
+    """A matplotlib figure of layer ``name``'s border-vs-interior profiles and equivariance error vs distance."""
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(10, 2.6))
     for res in report.results:
@@ -204,7 +215,8 @@ def _profiles_figure(report: AuditReport, name: str) -> Any:
     return fig
 
 
-def _comparison_figure(report: AuditReport) -> Any:
+def comparison_figure(report: AuditReport) -> Any:
+    """A matplotlib figure with one bar chart per summary metric, one bar per mode."""
     plt = _plt()
     fig, axes = plt.subplots(1, len(METRICS), figsize=(2.4 * len(METRICS), 2.4))
     modes = [r.mode for r in report.results]
@@ -236,12 +248,12 @@ def render_html(report: AuditReport, *, max_layers: int = 8) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = _fmt
     template = env.from_string(template_text)
-    names = _pick_layers(report, max_layers)
+    names = pick_layers(report, max_layers)
     figures = {
-        "comparison": _png(_comparison_figure(report)) if len(report.results) > 1 else None,
-        "mean": _png(_heatmap_figure(report, names, "mean")) if names else None,
-        "std": _png(_heatmap_figure(report, names, "std")) if names else None,
-        "profiles": [(n, _png(_profiles_figure(report, n))) for n in names],
+        "comparison": _png(comparison_figure(report)) if len(report.results) > 1 else None,
+        "mean": _png(heatmap_figure(report, names, "mean")) if names else None,
+        "std": _png(heatmap_figure(report, names, "std")) if names else None,
+        "profiles": [(n, _png(profiles_figure(report, n))) for n in names],
     }
     return template.render(
         report=report,
