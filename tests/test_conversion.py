@@ -111,7 +111,6 @@ def _input_for(name: str) -> torch.Tensor:
     return torch.randn(1, 3, 64, 64)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", _classifier_names())
 def test_all_torchvision_classifiers(name: str) -> None:
     torch.manual_seed(0)
@@ -126,7 +125,6 @@ def test_all_torchvision_classifiers(name: str) -> None:
     _check_model(model, x)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(tvm.list_models(module=seg)))
 def test_all_torchvision_segmentation(name: str) -> None:
     torch.manual_seed(0)

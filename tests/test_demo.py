@@ -201,7 +201,6 @@ def test_cli_bad_out_is_usage_error(demo_cli, tmp_path, capsys) -> None:
     assert "out_dir" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_cli_quick_end_to_end(demo_cli, tmp_path, capsys) -> None:
     out = tmp_path / "demo"
     assert demo_cli(["demo", "--out", str(out), "--quick", "--no-progress"]) == cli.EXIT_OK

@@ -283,7 +283,6 @@ def test_torchvision_models_plan(name):
     assert json.loads(p.to_json())["model"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", _classification_models())
 def test_every_torchvision_classification_model_plans(name):
     p, _ = _plan_named(name)
