@@ -73,7 +73,10 @@ def _check_model(model: nn.Module, x: torch.Tensor, mode: str = "reflect") -> Co
     first = report.changes[0].name
     a, b = _layer_output(model, first, x), _layer_output(conv, first, x)
     assert (a - b).abs().max() > 1e-3 * a.abs().max(), "a non-zero mode must change the converted layer's output"
-    assert not torch.equal(changed, ref)
+    # the model output must differ too, unless it does not depend on the input at all: at random init some models (e.g.
+    # deeplabv3_mobilenet_v3_large: backbone features ~1e-8, head output constant) give the same output for any input
+    input_independent = torch.equal(_out(model, torch.randn_like(x)), ref)
+    assert input_independent or not torch.equal(changed, ref)
     back = convert(conv, "zeros")
     scale = ref.abs().max().clamp_min(1e-30)
     assert ((_out(back, x) - ref).abs().max() <= 1e-6 * scale).item()
