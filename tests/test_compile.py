@@ -72,3 +72,23 @@ def test_inductor_compiles_a_converted_block() -> None:
     net = padkit.convert(net, "reflect")
     x = torch.randn(2, 3, 16, 16)
     torch.testing.assert_close(torch.compile(net, fullgraph=True)(x), net(x), rtol=1e-4, atol=1e-5)
+
+
+def test_pad_fullgraph_when_padkit_is_imported_before_dynamo() -> None:
+    # padkit marks its index-table function constant without importing torch._dynamo (it costs ~1 s of import time);
+    # in a fresh interpreter, prove that nothing imported dynamo and that fullgraph compilation still traces it
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch, padkit\n"
+        "assert 'torch._dynamo' not in sys.modules, 'importing padkit loaded torch._dynamo'\n"
+        "x = torch.randn(2, 3, 5, 6, dtype=torch.float64, requires_grad=True)\n"
+        "f = lambda t: padkit.pad(t, (2, 7, 1, 3), mode='symmetric')\n"
+        "y = torch.compile(f, fullgraph=True, backend='aot_eager')(x)\n"
+        "assert torch.equal(y, f(x.detach()))\n"
+        "y.sum().backward()\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -271,21 +270,19 @@ def _plan_named(name):
     if model is None:
         model = torchvision.models.get_model(name, weights=None)
     size = 299 if name == "inception_v3" else 224
-    t0 = time.perf_counter()
-    p = plan(model, size, suggest=False)
-    return p, time.perf_counter() - t0
+    return plan(model, size, suggest=False)
 
 
 @pytest.mark.parametrize("name", FAST_MODELS)
 def test_torchvision_models_plan(name):
-    p, _ = _plan_named(name)
+    p = _plan_named(name)
     assert p.layers and p.layers[0].kind in ("conv", "pad")
     assert json.loads(p.to_json())["model"]
 
 
 @pytest.mark.parametrize("name", _classification_models())
 def test_every_torchvision_classification_model_plans(name):
-    p, _ = _plan_named(name)
+    p = _plan_named(name)
     assert p.layers and p.layers[0].in_size == p.input_size
 
 
@@ -305,3 +302,93 @@ def test_converted_models_plan_like_the_original(mode):
     ref, got = plan(model, 64, suggest=False), plan(convert(model, mode), 64, suggest=False)
     strip = [(lp.name, lp.in_size, lp.out_size, lp.pad_before, lp.pad_after, lp.unread) for lp in ref.layers]
     assert [(lp.name, lp.in_size, lp.out_size, lp.pad_before, lp.pad_after, lp.unread) for lp in got.layers] == strip
+
+
+def _dim_clean_full(model, size, in_channels):
+    """Per spatial dim: clean at ``size`` by a full plan (no early stop); None when the forward fails."""
+    try:
+        p = plan(model, size, in_channels=in_channels, suggest=False)
+    except PadkitError:
+        return None
+    return [
+        all(x.kind != "unknown" and x.pad_before[a] == x.pad_after[a] and not x.unread[a] for x in p.layers)
+        for a in range(len(size))
+    ]
+
+
+def _suggest_brute_force(model, size, in_channels, search):
+    found = []
+    for sign in (-1, 1):
+        best = [None] * len(size)
+        for delta in range(1, search + 1):
+            trial = tuple(s + sign * delta for s in size)
+            if min(trial) < 1:
+                break
+            ok = _dim_clean_full(model, trial, in_channels)
+            for a, clean in enumerate(ok or []):
+                if clean and best[a] is None:
+                    best[a] = trial[a]
+            if None not in best:
+                found.append(tuple(best))
+                break
+    return tuple(found)
+
+
+class _NeedsEven(nn.Module):
+    """Refuses heights 3 mod 4 (a forward that fails at some sizes); height and width are clean at different sizes."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(1, 2, 3, stride=2, padding=1)
+        self.b = nn.Conv2d(2, 2, (1, 5), stride=(1, 3), padding=(0, 2))
+        self.c = nn.MaxPool2d(3, 2, 1)
+
+    def forward(self, x):
+        if x.shape[-2] % 4 == 3:
+            raise ValueError("height 3 mod 4")
+        return self.c(self.b(self.a(x)))
+
+
+@pytest.mark.parametrize(
+    "make, size, ch, search",
+    [
+        (lambda: torchvision.models.resnet18(), (64, 64), 3, 40),
+        (lambda: torchvision.models.mobilenet_v3_small(), (57, 90), 3, 40),
+        (lambda: _NeedsEven(), (30, 41), 1, 30),
+        (lambda: nn.Sequential(nn.Conv2d(1, 1, 3, 2, 1), nn.Conv2d(1, 1, 3, 3, 1)), (20, 23), 1, 30),
+    ],
+)
+def test_clean_size_search_with_early_stop_equals_full_traces(make, size, ch, search):
+    # the search abandons each candidate's forward at the first layer that settles it; the answer must be the one
+    # full traces give (per dim, nearest clean size below and above; failing sizes skipped)
+    with torch.device("meta"):
+        model = make()
+    got = plan(model, size, in_channels=ch, search=search).suggested_sizes
+    assert got == _suggest_brute_force(model, size, ch, search)
+    assert got  # each case has clean sizes within reach
+
+
+def test_clean_size_search_stops_candidates_early(monkeypatch):
+    from padkit.analysis import plan as plan_module
+
+    seen = []
+    real = plan_module.run_trace
+
+    def counting(model, x, *, maps, stop=None):
+        try:
+            trace, out = real(model, x, maps=maps, stop=stop)
+        except plan_module.StopTrace as done:
+            seen.append(len(done.trace.layers))
+            raise
+        seen.append(len(trace.layers))
+        return trace, out
+
+    monkeypatch.setattr(plan_module, "run_trace", counting)
+    with torch.device("meta"):
+        model = torchvision.models.resnet18()
+    p = plan(model, 224)
+    assert p.suggested_sizes == ((193, 193), (225, 225))
+    full = seen[0]
+    # 193..223 fail at conv1 (stride 2, odd padding) or a later strided layer; only the clean sizes run to the end
+    assert max(seen[1:]) == full and sum(n == full for n in seen[1:]) == 2
+    assert sorted(seen[1:])[len(seen) // 2] < full // 2

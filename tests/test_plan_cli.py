@@ -46,3 +46,25 @@ def test_fail_on_exit_codes(plan_cli, size, gate, rc):
 def test_bad_input_size_is_a_usage_error(plan_cli, capsys):
     assert plan_cli(["plan", "torchvision:resnet18", "--input-size", "abc"]) == cli.EXIT_USAGE
     assert "--input-size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["vgg11", "regnet_y_400mf"])
+def test_without_weights_the_model_is_built_for_shapes_only(plan_cli, tmp_path, name):
+    # VGG builds on the meta device (no weight init); RegNet's builder computes on tensors, so it falls back to the
+    # CPU. Either way the JSON equals a plan of the CPU-built model, and a --weights run still loads real weights.
+    import torch
+
+    from padkit import load_model, plan
+    from padkit.commands.plan import _load_shapes_only
+
+    model = _load_shapes_only(f"torchvision:{name}")
+    on_meta = next(model.parameters()).is_meta
+    assert on_meta == (name == "vgg11")
+    out = tmp_path / "p.json"
+    assert plan_cli(["plan", f"torchvision:{name}", "--input-size", "64", "--json", str(out), "--no-suggest"]) == 0
+    ref = plan(load_model(f"torchvision:{name}"), 64, name=f"torchvision:{name}", suggest=False)
+    assert json.loads(out.read_text()) == json.loads(ref.to_json())
+    weights = tmp_path / "w.pt"
+    torch.save(load_model(f"torchvision:{name}").state_dict(), weights)
+    args = ["plan", f"torchvision:{name}", "--input-size", "64", "--weights", str(weights), "--no-suggest"]
+    assert plan_cli(args) == 0

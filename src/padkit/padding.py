@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import functools
 import numbers
-from typing import Any, Sequence, Union
+import sys
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 import torch
@@ -147,7 +148,19 @@ def _parse_stat_length(value: object, flat_len: int, ndim: int) -> tuple[tuple[i
 Run = tuple[int, int, int, int]  # (out_start, length, src_start, step) with step in {1, -1, 0}; src_start = lowest
 
 
-@torch.compiler.assume_constant_result
+def _constant_under_compile(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``torch.compiler.assume_constant_result(fn)``, without importing ``torch._dynamo`` (about 1 s) at import time.
+
+    When dynamo is not loaded yet, this sets the attribute that ``assume_constant_result`` sets (torch 2.1 to 2.14);
+    ``tests/test_compile.py`` proves under ``fullgraph=True`` that dynamo treats ``_runs`` as a constant.
+    """
+    if "torch._dynamo" in sys.modules:
+        return torch.compiler.assume_constant_result(fn)
+    fn._dynamo_marked_constant = True  # type: ignore[attr-defined]
+    return fn
+
+
+@_constant_under_compile
 def _runs(size: int, before: int, after: int, mode: str) -> tuple[Run, ...]:
     """Cached :func:`_border_runs`; a constant of the (static) shape under ``torch.compile``."""
     return _border_runs(size, before, after, mode)

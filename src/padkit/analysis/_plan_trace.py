@@ -133,6 +133,21 @@ class Trace:
     context: list[str] = field(default_factory=list)  # global-context joins (e.g. squeeze-excitation) not in the maps
     inexact: list[str] = field(default_factory=list)
     foveation: np.ndarray | None = None
+    #: called with each recorded layer; returning True ends the forward pass early (:class:`StopTrace`)
+    stop: Callable[[LayerRecord], bool] | None = None
+
+    def add(self, rec: LayerRecord) -> None:
+        self.layers.append(rec)
+        if self.stop is not None and self.stop(rec):
+            raise StopTrace(self)
+
+
+class StopTrace(Exception):
+    """Raised out of the model's forward when :attr:`Trace.stop` has seen enough; ``.trace.layers`` ends there."""
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__(trace.layers[-1].name)
+        self.trace = trace
 
 
 def _apply_axes(count: np.ndarray, mats: list[np.ndarray | None]) -> np.ndarray:
@@ -366,7 +381,7 @@ class _Tracer(TorchDispatchMode):
         recs = tuple(r for r, _ in per_dim)
         out_spatial = tuple(int(o.shape[d]) for d in range(o.dim() - len(op_dims), o.dim()))
         if any(r.out_size != s for r, s in zip(recs, out_spatial)):
-            self.trace.layers.append(
+            self.trace.add(
                 LayerRecord(
                     name,
                     "unknown",
@@ -377,7 +392,7 @@ class _Tracer(TorchDispatchMode):
             )
             raise _Lost(f"{kind} with unexpected output size", False)
         rec = LayerRecord(name, kind, recs, note=note, out_spatial=out_spatial)
-        self.trace.layers.append(rec)
+        self.trace.add(rec)
         if m is None:
             return
         off = o.dim() - t.dim()
@@ -514,7 +529,7 @@ class _Tracer(TorchDispatchMode):
             tuple(per[d][0] for d in m.dims),
             out_spatial=(1,) * len(m.dims),
         )
-        self.trace.layers.append(rec)
+        self.trace.add(rec)
         if not self.trace.maps:
             self.put(o, Meta(m.dims, None, m.node))
             return True
@@ -785,9 +800,15 @@ def _is_recognised(mod: nn.Module) -> bool:
     return _module_kind(mod) is not None or callable(getattr(mod, "explicit_padding", None))
 
 
-def run_trace(model: nn.Module, x: torch.Tensor, *, maps: bool) -> tuple[Trace, Any]:
-    """Run ``model(x)`` on meta tensors under the tracer; return the trace and the model output."""
-    trace = Trace(ndim=x.dim() - 2, maps=maps)
+def run_trace(
+    model: nn.Module, x: torch.Tensor, *, maps: bool, stop: Callable[[LayerRecord], bool] | None = None
+) -> tuple[Trace, Any]:
+    """Run ``model(x)`` on meta tensors under the tracer; return the trace and the model output.
+
+    ``stop`` is called with each layer as it is recorded; when it returns True the forward pass is abandoned by raising
+    :class:`StopTrace`, which carries the partial trace (hooks are removed either way).
+    """
+    trace = Trace(ndim=x.dim() - 2, maps=maps, stop=stop)
     tracer = _Tracer(trace)
     sizes = tuple(int(s) for s in x.shape[2:])
     reach0 = tuple(np.zeros(s, bool) for s in sizes) if maps else None
@@ -832,7 +853,7 @@ def run_trace(model: nn.Module, x: torch.Tensor, *, maps: bool) -> tuple[Trace, 
             tracer.window(t, meta, output, dims, per_dim, name, kind, note)
         except _Lost as exc:
             if not any(layer.name == name for layer in trace.layers):
-                trace.layers.append(LayerRecord(name, "unknown", (), note=exc.why))
+                trace.add(LayerRecord(name, "unknown", (), note=exc.why))
             tracer.taint([output], exc.why, [meta] if meta else [], benign=exc.benign)
 
     try:

@@ -21,14 +21,14 @@ import contextlib
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from .._errors import PadkitError, PadkitTypeError
-from ._plan_trace import LayerRecord, Trace, run_trace
+from ._plan_trace import LayerRecord, StopTrace, Trace, run_trace
 
 __all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "plan"]
 
@@ -222,10 +222,18 @@ def _parse_size(input_size: Union[int, Sequence[int]], rank: int) -> tuple[int, 
     return size
 
 
-def _run(model: nn.Module, size: tuple[int, ...], channels: int, maps: bool) -> Trace:
+def _run(
+    model: nn.Module,
+    size: tuple[int, ...],
+    channels: int,
+    maps: bool,
+    stop: Callable[[LayerRecord], bool] | None = None,
+) -> Trace:
     x = torch.empty((1, channels, *size), device="meta")
     try:
-        trace, _ = run_trace(model, x, maps=maps)
+        trace, _ = run_trace(model, x, maps=maps, stop=stop)
+    except StopTrace as done:
+        return done.trace
     except (PadkitError, PadkitTypeError):
         raise
     except Exception as exc:
@@ -255,18 +263,22 @@ def _layer(rec: LayerRecord) -> LayerPlan:
     )
 
 
-def _dim_clean(layers: Sequence[LayerRecord], ndim: int) -> list[bool]:
-    ok = [True] * ndim
-    for rec in layers:
-        if rec.kind == "unknown":
-            return [False] * ndim
-        for a, r in enumerate(rec.dims[:ndim]):
-            if r.pad_before != r.pad_after or r.unread:
-                ok[a] = False
-    return ok
+def _mark_unclean(rec: LayerRecord, ok: list[bool]) -> None:
+    """Set ``ok[a] = False`` for each spatial dim ``a`` that ``rec`` pads unevenly or leaves unread (all: unknown)."""
+    if rec.kind == "unknown":
+        ok[:] = [False] * len(ok)
+        return
+    for a, r in enumerate(rec.dims[: len(ok)]):
+        if r.pad_before != r.pad_after or r.unread:
+            ok[a] = False
 
 
 def _suggest(model: nn.Module, size: tuple[int, ...], channels: int, search: int) -> tuple[tuple[int, ...], ...]:
+    """Nearest clean size below and above ``size``, per dim.
+
+    Each candidate is one meta forward, abandoned at the first layer that makes every dim still searched for unclean
+    (most candidates fail at one of the first strided layers), so the search costs a fraction of full traces.
+    """
     found: list[tuple[int, ...]] = []
     for sign in (-1, 1):
         best: list[int | None] = [None] * len(size)
@@ -274,12 +286,18 @@ def _suggest(model: nn.Module, size: tuple[int, ...], channels: int, search: int
             trial = tuple(s + sign * delta for s in size)
             if min(trial) < 1:
                 break
+            ok = [True] * len(size)
+
+            def stop(rec: LayerRecord, ok: list[bool] = ok, best: list[int | None] = best) -> bool:
+                _mark_unclean(rec, ok)
+                return not any(o and b is None for o, b in zip(ok, best))
+
             try:
-                trace = _run(model, trial, channels, maps=False)
+                _run(model, trial, channels, maps=False, stop=stop)
             except PadkitError:
                 continue
-            for a, ok in enumerate(_dim_clean(trace.layers, len(size))):
-                if ok and best[a] is None:
+            for a, clean in enumerate(ok):
+                if clean and best[a] is None:
                     best[a] = trial[a]
             if all(b is not None for b in best):
                 break
