@@ -54,7 +54,7 @@ TINY_BOUNDARY = BoundaryConfig(
 
 
 def results_of(result) -> dict:
-    return result.to_json()["results"]
+    return result.to_dict()["results"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_stat_mean_and_sample_std():
     assert s.format(2) == "4.00 ± 3.61"
     assert stat([2.5]).std == 0.0 and stat([2.5]).format() == "2.5"
     assert stat([float("nan"), 1.0]).format() == "n/a"
-    assert stat([float("nan"), 1.0]).to_json()["mean"] is None
+    assert stat([float("nan"), 1.0]).to_dict()["mean"] is None
     with pytest.raises(PadkitError, match="empty"):
         stat([])
 
@@ -273,7 +273,8 @@ def test_red_green_tiny_deterministic_schema_and_circular_invariance():
     # a circular net with total stride 8 sees the ±16-row shift as a roll of its feature maps: the global max
     # pool is blind to it, so both test sets score exactly the same, seed by seed
     assert ra["same-circular"]["similar"]["values"] == ra["same-circular"]["dissimilar"]["values"]
-    doc = json.loads(json.dumps(a.to_json()))
+    doc = json.loads(a.to_json())
+    assert doc == a.to_dict()
     assert doc["experiment"] == "red-green" and doc["format"] == 1 and doc["config"]["seeds"] == 2
 
 

@@ -205,8 +205,8 @@ class DemoResult:
                 },
                 "plan": self.plan.to_dict(),
                 "audit": self.audit.to_dict(),
-                "red_green": self.red_green.to_json(),
-                "normalization": self.normalization.to_json(),
+                "red_green": self.red_green.to_dict(),
+                "normalization": self.normalization.to_dict(),
             }
         )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -65,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     md_path.write_text(table, encoding="utf-8")
     render_png(result, png_path)
     if args.json == "-":
-        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write(result.to_json())
         sys.stdout.write("\n")
     else:
         print(table)
         if args.json:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+            Path(args.json).write_text(result.to_json() + "\n", encoding="utf-8")
     print(f"wrote {md_path} and {png_path}", file=sys.stderr)
     return EXIT_OK

@@ -7,6 +7,7 @@ table and the PNG are rendered separately (:func:`render_markdown`, :func:`rende
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import time
@@ -39,7 +40,7 @@ __all__ = [
     "train_classifier",
 ]
 
-#: Version of the JSON written by :meth:`ExperimentResult.to_json`.
+#: Version of the JSON written by :meth:`ExperimentResult.to_json` (the ``format`` key).
 JSON_FORMAT = 1
 
 #: scikit-image sample photographs used as offline natural-image data (they ship inside the wheel).
@@ -57,7 +58,7 @@ class Stat:
     std: float
     values: tuple[float, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"mean": _finite(self.mean), "std": _finite(self.std), "values": [_finite(v) for v in self.values]}
 
     def format(self, digits: int = 1) -> str:
@@ -105,7 +106,7 @@ class Comparison:
     p_value: float
     significant: bool
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "group": self.group,
             "metric": self.metric,
@@ -212,7 +213,7 @@ class ExperimentResult:
     def rows(self) -> tuple[str, ...]:
         return tuple(self.results)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "format": JSON_FORMAT,
             "experiment": self.name,
@@ -220,13 +221,17 @@ class ExperimentResult:
             "config": dict(self.config),
             "metrics": list(self.metrics),
             "units": dict(self.units),
-            "results": {row: {m: s.to_json() for m, s in cols.items()} for row, cols in self.results.items()},
-            "comparisons": [c.to_json() for c in self.comparisons],
+            "results": {row: {m: s.to_dict() for m, s in cols.items()} for row, cols in self.results.items()},
+            "comparisons": [c.to_dict() for c in self.comparisons],
             "notes": list(self.notes),
             "seconds": round(self.seconds, 2),
             "cpu_seconds": round(self.cpu_seconds, 2),
             "environment": dict(self.env),
         }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text (what ``--json`` writes), like the plan, audit and bench reports."""
+        return json.dumps(self.to_dict(), indent=indent)
 
 
 def _split_row(row: str) -> tuple[str, str]:
