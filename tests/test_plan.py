@@ -374,9 +374,9 @@ def test_clean_size_search_stops_candidates_early(monkeypatch):
     seen = []
     real = plan_module.run_trace
 
-    def counting(model, x, *, maps, stop=None):
+    def counting(model, x, *, maps, stop=None, hooks=None):
         try:
-            trace, out = real(model, x, maps=maps, stop=stop)
+            trace, out = real(model, x, maps=maps, stop=stop, hooks=hooks)
         except plan_module.StopTrace as done:
             seen.append(len(done.trace.layers))
             raise
@@ -392,3 +392,21 @@ def test_clean_size_search_stops_candidates_early(monkeypatch):
     # 193..223 fail at conv1 (stride 2, odd padding) or a later strided layer; only the clean sizes run to the end
     assert max(seen[1:]) == full and sum(n == full for n in seen[1:]) == 2
     assert sorted(seen[1:])[len(seen) // 2] < full // 2
+
+
+def test_trace_hooks_are_removed_after_a_stop_or_a_failing_forward():
+    from padkit.analysis._plan_trace import ModelHooks, StopTrace, run_trace
+
+    net = _NeedsEven()
+    x_ok, x_bad = torch.empty(1, 1, 8, 8, device="meta"), torch.empty(1, 1, 7, 8, device="meta")
+    with pytest.raises(StopTrace) as stopped:
+        run_trace(net, x_ok, maps=False, stop=lambda rec: True)
+    assert [r.name for r in stopped.value.trace.layers] == ["a"]
+    with pytest.raises(ValueError, match="3 mod 4"):
+        run_trace(net, x_bad, maps=False)
+    with ModelHooks(net) as hooks:  # reused across traces, including after a failure
+        with pytest.raises(ValueError):
+            run_trace(net, x_bad, maps=False, hooks=hooks)
+        trace, _ = run_trace(net, x_ok, maps=False, hooks=hooks)
+        assert [r.name for r in trace.layers] == ["a", "b", "c"]
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())

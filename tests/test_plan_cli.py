@@ -55,9 +55,9 @@ def test_without_weights_the_model_is_built_for_shapes_only(plan_cli, tmp_path, 
     import torch
 
     from padkit import load_model, plan
-    from padkit.commands.plan import _load_shapes_only
+    from padkit.models import load_model_meta
 
-    model = _load_shapes_only(f"torchvision:{name}")
+    model = load_model_meta(f"torchvision:{name}")
     on_meta = next(model.parameters()).is_meta
     assert on_meta == (name == "vgg11")
     out = tmp_path / "p.json"

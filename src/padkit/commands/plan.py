@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import torch
 
 from .._errors import PadkitError
 
@@ -25,20 +22,6 @@ def parse_input_size(text: str) -> tuple[int, ...]:
     if not 1 <= len(size) <= 3 or min(size) < 1:
         raise PadkitError(f"--input-size={text!r}: expected 1 to 3 positive ints (spatial size, no channels)")
     return size
-
-
-def _load_shapes_only(spec: str) -> Any:
-    """The model for a plan without weights: built on the meta device when it can be (no weight init: VGG-16 costs 2 s
-    on the CPU), else as usual (e.g. torchvision's RegNets compute on tensors while they are built)."""
-    from ..models import load_model
-
-    try:
-        with torch.device("meta"):
-            return load_model(spec)
-    except PadkitError:
-        raise
-    except Exception:
-        return load_model(spec)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,11 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.plan import plan
     from ..cli import EXIT_FAIL, EXIT_OK
-    from ..models import load_model
+    from ..models import load_model, load_model_meta
     from ..render.plan import plan_table, write_plan_json, write_plan_png
 
     size = parse_input_size(args.input_size)
-    model = _load_shapes_only(args.model) if args.weights is None else load_model(args.model, args.weights)
+    model = load_model_meta(args.model) if args.weights is None else load_model(args.model, args.weights)
     result = plan(
         model,
         size[0] if len(size) == 1 else size,
