@@ -116,7 +116,12 @@ def test_cli_other_suites_quick(bench_cli, tmp_path, suite, needs):
         for budget in budgets.values():
             assert budget["limit_s"] == 2.0 and budget["met"] == (budget["seconds"] <= 2.0)
     if suite == "model":
-        assert {v["name"] for v in data["cases"][0]["variants"]} == {"zeros", "padkit reflect", "torch reflect"}
+        assert {v["name"] for v in data["cases"][0]["variants"]} == {
+            "zeros",
+            "padkit reflect",
+            "padkit reflect (convs only)",
+            "torch reflect",
+        }
 
 
 def test_time_interleaved_rotates_order_and_counts_calls():
@@ -270,3 +275,20 @@ def test_report_json_round_trip(tmp_path):
     assert render_table(again) == render_table(report)
     with pytest.raises(PadkitError, match="format="):
         Report.from_dict({"format": "other", "version": 1})
+
+
+def test_convs_only_conversion_is_the_model_torch_reflect_times():
+    # the fair comparison with PyTorch's padding_mode: the same layers converted, the same outputs
+    import torchvision
+
+    from padkit.benchmarks._suites import torch_native_padding
+    from padkit.conversion import convert
+
+    torch.manual_seed(0)
+    base = torchvision.models.resnet18(num_classes=10).eval()
+    ours, theirs = convert(base, "reflect", include=torch.nn.Conv2d), torch_native_padding(base, "reflect")
+    assert isinstance(ours.maxpool, torch.nn.MaxPool2d) and type(ours.maxpool).__module__.startswith("torch")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(ours(x), base(x), rtol=1e-3, atol=1e-3)
