@@ -77,11 +77,14 @@ def _as_int(value: object, argname: str) -> int:
 
 
 def _parse_pad(pad: object, ndim: int) -> tuple[int, ...]:
-    if isinstance(pad, (str, bytes)) or not isinstance(pad, Sequence):
+    if (type(pad) is tuple or type(pad) is list) and all(type(v) is int for v in pad):
+        values = tuple(pad)  # the common case, without the abstract-class checks (a few µs per element)
+    elif isinstance(pad, (str, bytes)) or not isinstance(pad, Sequence):
         raise PadkitTypeError(
             f"pad must be a sequence of ints (F.pad order: last dimension first), got {type(pad).__name__} {pad!r}"
         )
-    values = tuple(_as_int(v, "pad") for v in pad)
+    else:
+        values = tuple(_as_int(v, "pad") for v in pad)
     if len(values) % 2:
         raise PadkitError(f"pad={values!r} has odd length {len(values)}; allowed: an even length up to {2 * ndim}")
     if len(values) > 2 * ndim:
@@ -469,7 +472,8 @@ def _pad(
         if isinstance(cval, (np.generic, torch.Tensor)) and np.ndim(cval) == 0:
             cval = cval.item()
         if isinstance(cval, numbers.Number):
-            _crop(input, widths)  # validates crops with padkit's message
+            if min(flat, default=0) < 0:
+                _crop(input, widths)  # validates crops with padkit's message
             return F.pad(input, flat, mode="constant", value=cval)  # type: ignore[arg-type]
         pairs = _per_side(cval, len(flat), ndim, "constant_values")
         x, pos = _crop(input, widths)

@@ -75,7 +75,8 @@ def time_interleaved(
         variants: name -> a callable doing one full step (e.g. forward and backward).
         repeats: timed samples per variant.
         warmup: untimed calls per variant before calibration.
-        min_sample_s: a timed sample repeats the call until it lasts about this long.
+        min_sample_s: a timed sample repeats the call (the same number of times for every variant) until the fastest
+            variant's sample lasts about this long.
         device: the device the calls run on (CUDA is synchronised around samples).
 
     Returns:
@@ -86,13 +87,22 @@ def time_interleaved(
         for name in names:
             variants[name]()
     _sync(device)
-    inner: dict[str, int] = {}
-    for name in names:  # calibrate: one more call each, timed
-        t0 = time.perf_counter()
-        variants[name]()
-        _sync(device)
-        dt = max(time.perf_counter() - t0, 1e-7)
-        inner[name] = max(1, min(10_000, math.ceil(min_sample_s / dt)))
+    # calibrate: one timed call per variant (three, median, when a call is shorter than a sample), then one call
+    # count for every variant, so that all samples last at least min_sample_s and variants are compared over equal
+    # loop lengths (different counts picked from single noisy calls skewed sub-millisecond ratios by up to 1.7x)
+    per_call: dict[str, float] = {}
+    for name in names:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            variants[name]()
+            _sync(device)
+            times.append(max(time.perf_counter() - t0, 1e-7))
+            if times[0] >= min_sample_s:
+                break
+        per_call[name] = statistics.median(times)
+    count = max(1, min(10_000, math.ceil(min_sample_s / min(per_call.values()))))
+    inner = {name: count for name in names}
     samples: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
         k = r % len(names)
