@@ -236,7 +236,7 @@ def conv_cases(quick: bool) -> list[CaseSpec]:
                 },
                 ratios=tuple(ratios),
                 memory=variants,
-                repeats=7,
+                repeats=21,
                 warmup=1,
             )
         )
