@@ -349,10 +349,32 @@ class _NeedsEven(nn.Module):
         return self.c(self.b(self.a(x)))
 
 
+class _BNPool(nn.BatchNorm2d):
+    """A batch norm subclass whose own forward also pools: the search must not replace it."""
+
+    def forward(self, x):
+        return F.max_pool2d(super().forward(x), 3, 2, 1)
+
+
+class _BF16(nn.Module):
+    """bf16 convs around a batch norm: the search's cheap batch norm must keep the activation dtype."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, 1, 1)
+        self.bn = nn.BatchNorm2d(4)
+        self.b = nn.Conv2d(4, 4, 3, 2, 1)
+
+    def forward(self, x):
+        return self.b(self.bn(self.a(x.to(self.a.weight.dtype))))
+
+
 @pytest.mark.parametrize(
     "make, size, ch, search",
     [
         (lambda: torchvision.models.resnet18(), (64, 64), 3, 40),
+        (lambda: nn.Sequential(nn.Conv2d(3, 4, 3, 1, 1), _BNPool(4), nn.Conv2d(4, 4, 3, 2, 1)).eval(), (24, 24), 3, 8),
+        (lambda: _BF16().to(torch.bfloat16).eval(), (31, 31), 3, 6),
         (lambda: torchvision.models.mobilenet_v3_small(), (57, 90), 3, 40),
         (lambda: _NeedsEven(), (30, 41), 1, 30),
         (lambda: nn.Sequential(nn.Conv2d(1, 1, 3, 2, 1), nn.Conv2d(1, 1, 3, 3, 1)), (20, 23), 1, 30),
@@ -390,8 +412,9 @@ def test_clean_size_search_stops_candidates_early(monkeypatch):
     assert p.suggested_sizes == ((193, 193), (225, 225))
     full = seen[0]
     # 193..223 fail at conv1 (stride 2, odd padding) or a later strided layer; only the clean sizes run to the end
-    assert max(seen[1:]) == full and sum(n == full for n in seen[1:]) == 2
-    assert sorted(seen[1:])[len(seen) // 2] < full // 2
+    tried = seen[1:]
+    assert max(tried) == full and sum(n == full for n in tried) == 2
+    assert sorted(tried)[len(tried) // 2] < full // 2
 
 
 def test_trace_hooks_are_removed_after_a_stop_or_a_failing_forward():

@@ -68,3 +68,24 @@ def test_without_weights_the_model_is_built_for_shapes_only(plan_cli, tmp_path, 
     torch.save(load_model(f"torchvision:{name}").state_dict(), weights)
     args = ["plan", f"torchvision:{name}", "--input-size", "64", "--weights", str(weights), "--no-suggest"]
     assert plan_cli(args) == 0
+
+
+def test_shapes_only_loading_leaves_user_modules_alone(tmp_path, monkeypatch):
+    # factories are imported outside any meta-device context: their module-level tensors stay real, the model builds
+    # as load_model builds it, and a later load_model of the same module gets real weights
+    import sys
+
+    from padkit.models import load_model, load_model_meta
+
+    (tmp_path / "padkit_meta_probe.py").write_text(
+        "import torch\n"
+        "from torch import nn\n"
+        "WIDTH = torch.tensor(8)\n"
+        "def net():\n"
+        "    return nn.Sequential(nn.Conv2d(3, int(WIDTH), 3, 2, 1))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "padkit_meta_probe", raising=False)
+    model = load_model_meta("padkit_meta_probe:net")
+    assert model[0].out_channels == 8 and not sys.modules["padkit_meta_probe"].WIDTH.is_meta
+    assert not next(load_model("padkit_meta_probe:net").parameters()).is_meta

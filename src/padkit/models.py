@@ -157,12 +157,18 @@ def load_model(spec: str, weights: str | None = None) -> nn.Module:
 def load_model_meta(spec: str) -> nn.Module:
     """:func:`load_model` for analyses that only need shapes (``padkit plan`` without ``--weights``).
 
-    The model is built on the meta device, with no weight initialisation (VGG-16 costs over 1 s on the CPU), when its
-    builder allows; otherwise (e.g. torchvision's RegNets compute on tensors while they are built) and for files it is
-    loaded as :func:`load_model` does. Errors of the spec itself are raised as by :func:`load_model`.
+    ``torchvision:`` and ``timm:`` models are built on the meta device, with no weight initialisation (VGG-16 costs
+    over 1 s on the CPU), when their builder allows; otherwise (e.g. torchvision's RegNets compute on tensors while
+    they are built) they are built as :func:`load_model` does. Factories and files are always loaded as
+    :func:`load_model` does: importing user code under a meta-device context would turn its module-level tensors into
+    meta tensors for the rest of the process. Errors of the spec itself are raised as by :func:`load_model`.
     """
-    if not isinstance(spec, str) or spec.endswith((".pt", ".pth", ".pt2")) or os.path.isfile(spec):
+    if not isinstance(spec, str) or not spec.startswith(("torchvision:", "timm:")):
         return load_model(spec)
+    try:  # import the package outside the meta context (its module-level tensors must stay real)
+        importlib.import_module("torchvision.models" if spec.startswith("torchvision:") else "timm")
+    except ImportError:
+        return load_model(spec)  # raises padkit's message about the missing package
     try:
         with torch.device("meta"):
             return load_model(spec)

@@ -281,16 +281,19 @@ def _cheap_batchnorm(model: nn.Module) -> None:
     time in BN-heavy models. In eval mode it is a per-channel affine map: the same sizes, and to the tracer the same
     kind of op (elementwise, broadcasting a per-channel tensor along dim 1), so the search's answers are unchanged.
     """
+    stock = nn.modules.batchnorm._BatchNorm.forward
     for mod in model.modules():
         if (
             isinstance(mod, nn.modules.batchnorm._BatchNorm)
+            and type(mod).forward is stock  # a subclass's own forward may do more (pool, pad, crop): keep it
             and not mod.training
             and mod.running_mean is not None
             and not isinstance(mod, torch.jit.ScriptModule)
         ):
-            scale = torch.empty(mod.num_features, device="meta")
 
-            def forward(x: torch.Tensor, scale: torch.Tensor = scale) -> torch.Tensor:
+            def forward(x: torch.Tensor, channels: int = mod.num_features) -> torch.Tensor:
+                # the scale takes the input's dtype: batch norm keeps it (bf16 activations with fp32 statistics)
+                scale = torch.empty(channels, device=x.device, dtype=x.dtype)
                 return x * scale.view(-1, *([1] * (x.dim() - 2)))
 
             mod.forward = forward  # type: ignore[method-assign, assignment]
@@ -302,6 +305,9 @@ def _suggest(model: nn.Module, size: tuple[int, ...], channels: int, search: int
     Each candidate is one meta forward, abandoned at the first layer that makes every dim still searched for unclean
     (most candidates fail at one of the first strided layers), so the search costs a fraction of full traces.
     ``model`` is the plan's private meta copy; its batch norms are made cheap first (:func:`_cheap_batchnorm`).
+    Limitation: an abandoned forward does not run the rest of the model's code, so a forward that sets Python state
+    and restores it later without ``try``/``finally`` keeps the set value for the next candidates (as after any
+    forward that raises).
     """
     _cheap_batchnorm(model)
     found: list[tuple[int, ...]] = []

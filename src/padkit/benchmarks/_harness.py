@@ -76,7 +76,7 @@ def time_interleaved(
         repeats: timed samples per variant.
         warmup: untimed calls per variant before calibration.
         min_sample_s: a timed sample repeats the call (the same number of times for every variant) until the fastest
-            variant's sample lasts about this long.
+            variant's sample lasts about this long, unless the slowest variant's would then exceed 10x as long.
         device: the device the calls run on (CUDA is synchronised around samples).
 
     Returns:
@@ -88,8 +88,8 @@ def time_interleaved(
             variants[name]()
     _sync(device)
     # calibrate: one timed call per variant (three, median, when a call is shorter than a sample), then one call
-    # count for every variant, so that all samples last at least min_sample_s and variants are compared over equal
-    # loop lengths (different counts picked from single noisy calls skewed sub-millisecond ratios by up to 1.7x)
+    # count for every variant, so that variants are compared over equal loop lengths (different counts picked from
+    # single noisy calls skewed sub-millisecond ratios by up to 1.7x)
     per_call: dict[str, float] = {}
     for name in names:
         times = []
@@ -101,7 +101,9 @@ def time_interleaved(
             if times[0] >= min_sample_s:
                 break
         per_call[name] = statistics.median(times)
-    count = max(1, min(10_000, math.ceil(min_sample_s / min(per_call.values()))))
+    count = math.ceil(min_sample_s / min(per_call.values()))
+    # but keep the slowest variant's sample within ~10x min_sample_s (a plain copy next to a backward pass)
+    count = max(1, min(10_000, count, math.floor(10 * min_sample_s / max(per_call.values()))))
     inner = {name: count for name in names}
     samples: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
