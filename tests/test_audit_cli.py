@@ -135,8 +135,9 @@ def test_torchrun_cli_equals_single_process(tmp_path):
     args = ["torchvision:resnet18", "--images", "8", "--input-size", "64", "--batch-size", "2", "--no-progress"]
     args += ["--probe-images", "8", "--equivariance-images", "2"]
     torchrun = Path(sys.executable).with_name("torchrun")
+    launcher = [str(torchrun), "--standalone", "--nproc_per_node=2"]  # standalone: a free rendezvous port
     subprocess.run(
-        [str(torchrun), "--nproc_per_node=2", "-m", "padkit", "audit", *args, "--json", str(tmp_path / "dist.json")],
+        [*launcher, "-m", "padkit", "audit", *args, "--json", str(tmp_path / "dist.json")],
         check=True,
         capture_output=True,
         cwd=tmp_path,
