@@ -92,3 +92,32 @@ def test_pad_fullgraph_when_padkit_is_imported_before_dynamo() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "mode, options",
+    [
+        ("linear_ramp", {"end_values": 1.5}),
+        ("mean", {}),
+        ("maximum", {"stat_length": 2}),
+        ("minimum", {}),
+        ("median", {"stat_length": 3}),
+        ("reflect", {"reflect_type": "odd"}),
+        ("symmetric", {"reflect_type": "odd"}),
+    ],
+)
+def test_numpy_modes_fullgraph_forward_and_backward(mode: str, options: dict) -> None:
+    # the modes F.pad lacks: one graph too, with gradients equal to eager
+    pad = (2, 3, 1, 4)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return padkit.pad(x, pad, mode=mode, **options)
+
+    x = torch.randn(2, 3, 6, 7, dtype=torch.float64, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    got, ref = torch.compile(f, fullgraph=True, backend="aot_eager")(x), f(x2)
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)
+    g = torch.randn_like(ref)
+    got.backward(g)
+    ref.backward(g)
+    torch.testing.assert_close(x.grad, x2.grad)

@@ -540,6 +540,10 @@ def _to_input_dtype(y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return y.to(dtype)
 
 
+#: ``dtype.to_real()`` as a table (torch.compile cannot trace the method)
+_REAL_OF = {torch.complex32: torch.float16, torch.complex64: torch.float32, torch.complex128: torch.float64}
+
+
 def _linear_ramp_dim(
     x: torch.Tensor, d: int, before: int, after: int, end_b: Any, end_a: Any, cdt_b: torch.dtype, cdt_a: torch.dtype
 ) -> torch.Tensor:
@@ -557,7 +561,7 @@ def _linear_ramp_dim(
         edge = x.narrow(d, 0 if side == "before" else n - 1, 1).to(cdt)
         shape = [1] * x.dim()
         shape[d] = width
-        k = torch.arange(width, dtype=cdt.to_real(), device=x.device).reshape(shape).to(cdt)
+        k = torch.arange(width, dtype=_REAL_OF.get(cdt, cdt), device=x.device).reshape(shape).to(cdt)
         delta = edge - end
         step = delta / width
         # np.linspace: y = k * step, unless some step is exactly zero, then y = k / div * delta
