@@ -16,7 +16,7 @@ from torch import nn
 import padkit.nn as pnn
 from padkit._errors import PadkitError, PadkitTypeError
 from padkit.nn import functional as PF
-from padkit.nn._config import same_padding
+from padkit.nn._config import flat_pad, parse_padding, resolve_padding, same_padding
 
 SCIPY = {
     "reflect": "mirror",
@@ -212,8 +212,9 @@ def test_partial_cache_follows_batch_size_device_dtype_and_size() -> None:
         x = torch.randn(shape, dtype=torch.float64)
         ref = partial_oracle(x, conv.weight, conv.bias, 1, ((1, 1), (1, 1)), 1, 1)
         torch.testing.assert_close(conv(x), ref)
-    a = PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
-    assert PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))) is a  # cached
+    a = PF._cached_partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), None, torch.float32)
+    assert PF._cached_partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), None, torch.float32) is a
+    assert torch.equal(PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), a)  # a copy of it
     b = PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), dtype=torch.float64)
     assert b.dtype == torch.float64 and b is not a
 
@@ -514,3 +515,96 @@ def test_gradcheck_border_algorithm(mode: str, nd: int) -> None:
     assert torch.autograd.gradcheck(
         lambda x_, w_, b_: fn(x_, w_, b_, stride, 1, 1, 1, mode, algorithm="border"), (x, w, b)
     )
+
+
+# --- regressions found by review (session 3) ---------------------------------------------------------------------
+
+
+def test_border_algorithm_under_autocast_trains():
+    # the border Function runs in the autocast dtype, so its backward never mixes bf16 gradients with fp32 inputs
+    conv = pnn.PadConv2d(4, 4, 3, padding=1, padding_mode="reflect", algorithm="border")
+    ref = pnn.PadConv2d(4, 4, 3, padding=1, padding_mode="reflect", algorithm="pad")
+    ref.load_state_dict(conv.state_dict())
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, out2 = conv(x), ref(x2)
+    assert out.dtype == out2.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), out2.float(), rtol=2e-2, atol=2e-2)
+    out.float().sum().backward()
+    out2.float().sum().backward()
+    assert x.grad.dtype == torch.float32
+    torch.testing.assert_close(x.grad, x2.grad, rtol=2e-2, atol=5e-2)
+    torch.testing.assert_close(conv.weight.grad, ref.weight.grad, rtol=2e-2, atol=2e-1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pnn.PadConv2d(4, 4, 3, padding=1, padding_mode="partial"),
+        lambda: pnn.PadAvgPool2d(3, 1, 1, padding_mode="partial"),
+        lambda: pnn.PadConv2d(4, 4, 3, padding=1, padding_mode="reflect", algorithm="border"),
+    ],
+)
+def test_a_pass_under_inference_mode_does_not_poison_the_caches(make):
+    layer = make()
+    with torch.inference_mode():
+        layer(torch.randn(2, 4, 8, 8))
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_partial_ratio_returns_a_copy():
+    args = ((4, 4), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    PF.partial_ratio(*args).mul_(0)
+    assert PF.partial_ratio(*args)[0, 0].item() == pytest.approx(2.25)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_avg_pool_zeros_with_any_padding_is_pad_then_pool(ceil_mode):
+    # PyTorch's semantics extended to asymmetric / wide padding: padding counts in the divisor, a ceil_mode window's
+    # overhang past the padding does not
+    torch.manual_seed(0)
+    for n, k, s, b, a in [(5, 4, 3, 1, 0), (7, 3, 2, 0, 2), (6, 2, 2, 3, 1), (9, 4, 3, 2, 2), (3, 4, 2, 0, 0)]:
+        x = torch.randn(1, 2, n)
+        if n + b + a < k and not ceil_mode:  # no full window: an error, as in PyTorch
+            with pytest.raises(PadkitError, match="smaller than the window extent"):
+                PF.avg_pool1d(x, k, s, ((b, a),), ceil_mode=ceil_mode)
+            continue
+        ref = F.avg_pool1d(F.pad(x, (b, a)), k, s, 0, ceil_mode=ceil_mode)
+        got = PF.avg_pool1d(x, k, s, ((b, a),), ceil_mode=ceil_mode)
+        m = got.shape[-1]
+        assert ref.shape[-1] - m in (0, 1)  # the padded reference's ceil rule may allow one window more
+        torch.testing.assert_close(got, ref[..., :m])
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.int32])
+def test_max_pool_integer_input_with_uneven_padding(dtype):
+    x = torch.randint(0, 100, (1, 2, 6, 7)).to(dtype)
+    got = PF.max_pool2d(x, 3, 2, "same")
+    low = torch.iinfo(dtype).min
+    pairs = resolve_padding(parse_padding("same", 2), (6, 7), (3, 3), (2, 2), (1, 1))
+    ref = F.max_pool2d(F.pad(x.double(), flat_pad(pairs), value=low), 3, 2).to(dtype)
+    assert got.dtype == dtype and torch.equal(got, ref)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_transposed_conv_with_too_much_padding_is_a_value_error(mode):
+    conv = pnn.PadConvTranspose2d(4, 4, 3, padding=5, padding_mode=mode)
+    with pytest.raises(PadkitError, match="padding=\\(5, 5\\) is too large"):
+        conv(torch.randn(1, 4, 5, 5))
+
+
+def test_transposed_conv_refuses_string_padding():
+    with pytest.raises(PadkitTypeError, match="padding='same' is not supported by PadConvTranspose2d"):
+        pnn.PadConvTranspose2d(4, 4, 3, padding="same")
+
+
+def test_repr_hides_zeros_and_shows_options_like_pytorch():
+    assert "padding_mode" not in repr(pnn.PadConv2d(3, 4, 3, padding=1))
+    assert repr(pnn.PadConv2d(3, 4, 3, padding=1)) == repr(nn.Conv2d(3, 4, 3, padding=1)).replace("Conv2d", "PadConv2d")
+    text = repr(pnn.PadConv2d(3, 4, 3, padding=1, padding_mode="mean", padding_options={"stat_length": 2}))
+    assert "padding_mode=mean" in text and "padding_options={'stat_length': 2}" in text
+    assert "algorithm=border" in repr(pnn.PadConv2d(3, 4, 3, padding=1, padding_mode="reflect", algorithm="border"))
+    assert "padding_mode=reflect" in repr(pnn.PadAvgPool2d(3, 1, 1, padding_mode="reflect"))

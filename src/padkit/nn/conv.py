@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._errors import PadkitError
+from .._errors import PadkitError, PadkitTypeError
 from ..modes import LAYER_MODES, canonical_mode
 from . import functional as PF
 from ._config import PaddingArg, PaddingSpec, ntuple, parse_padding, resolve_padding, validate_options
@@ -43,6 +43,19 @@ def _check_spatial(size: Sequence[int], nd: int) -> tuple[int, ...]:
     ):
         raise PadkitError(f"input_spatial_size must be {nd} non-negative ints, got {size!r}")
     return tuple(size)
+
+
+def _padding_repr(module: Any, base: str, algorithm: str | None = None) -> str:
+    """``nn.ConvNd.extra_repr`` with padkit's mode: hidden for zeros (as PyTorch hides ``zeros``), options and a
+    non-default algorithm shown."""
+    base = base.replace(f", padding_mode={module.padding_mode}", "")
+    if module.padding_mode != "constant" or module.padding_options:
+        base += f", padding_mode={module.padding_mode}"
+    if module.padding_options:
+        base += f", padding_options={dict(module.padding_options)}"
+    if algorithm is not None and algorithm != "auto":
+        base += f", algorithm={algorithm}"
+    return base
 
 
 class _PadConvNd:
@@ -129,6 +142,9 @@ class _PadConvNd:
         new.train(conv.training)
         return new
 
+    def extra_repr(self) -> str:
+        return _padding_repr(self, super().extra_repr(), self.algorithm)  # type: ignore[misc]
+
 
 class PadConv1d(_PadConvNd, nn.Conv1d):  # type: ignore[misc]
     """``nn.Conv1d`` with any padding mode, ``'same'`` for any stride, and partial-convolution padding.
@@ -169,8 +185,9 @@ class PadConv2d(_PadConvNd, nn.Conv2d):  # type: ignore[misc]
     ``padding``: int, ``(pH, pW)``, ``((top, bottom), (left, right))``, ``"valid"`` or ``"same"`` (output
     ``ceil(n / stride)``; odd extra padding at the end, TensorFlow's rule). ``padding_mode``: ``zeros``/``constant``,
     ``reflect``, ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``,
-    ``median`` or ``partial``. ``padding_options``: the mode's keyword options. ``algorithm``: ``"auto"`` (zero-padded
-    conv + exact border correction, no padded copy) or ``"pad"``.
+    ``median`` or ``partial``. ``padding_options``: the mode's keyword options. ``algorithm``: ``"auto"`` = ``"pad"``
+    (pad a copy, then a valid conv) or ``"border"`` (zero-padded conv + exact border correction, no padded copy;
+    first-order gradients only): see ``padkit.nn.functional.ALGORITHMS``.
 
     Shapes: input ``(N, C_in, H, W)`` -> output ``(N, C_out, H_out, W_out)``.
 
@@ -256,6 +273,9 @@ class _PadConvTransposeNd:
         self.padding_options = validate_options(self.padding_mode, padding_options)
         ntuple(self.padding, self._nd, "padding")
 
+    def extra_repr(self) -> str:
+        return _padding_repr(self, super().extra_repr())  # type: ignore[misc]
+
     def explicit_padding(self, input_spatial_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """Samples ``(before, after)`` per spatial dim by which the input is extended with the padding mode.
 
@@ -319,6 +339,15 @@ _TDOC = """``nn.ConvTranspose{nd}d`` with a padding mode (PyTorch allows only ze
     """
 
 
+def _check_transpose_padding(padding: Any, nd: int) -> None:
+    """Transposed convs take int padding only (nn.ConvTranspose*d would split a string into characters)."""
+    if isinstance(padding, str):
+        raise PadkitTypeError(
+            f"padding={padding!r} is not supported by PadConvTranspose{nd}d; allowed: an int or {nd} ints "
+            "(the input is extended by the padding mode, see the class docstring)"
+        )
+
+
 class PadConvTranspose1d(_PadConvTransposeNd, nn.ConvTranspose1d):  # type: ignore[misc]
     __doc__ = _TDOC.format(nd=1)
     _nd = 1
@@ -340,6 +369,7 @@ class PadConvTranspose1d(_PadConvTransposeNd, nn.ConvTranspose1d):  # type: igno
         *,
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
+        _check_transpose_padding(padding, 1)
         super().__init__(
             in_channels,
             out_channels,
@@ -378,6 +408,7 @@ class PadConvTranspose2d(_PadConvTransposeNd, nn.ConvTranspose2d):  # type: igno
         *,
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
+        _check_transpose_padding(padding, 2)
         super().__init__(
             in_channels,
             out_channels,
@@ -416,6 +447,7 @@ class PadConvTranspose3d(_PadConvTransposeNd, nn.ConvTranspose3d):  # type: igno
         *,
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
+        _check_transpose_padding(padding, 3)
         super().__init__(
             in_channels,
             out_channels,

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import OrderedDict
 from typing import Any, Callable, Mapping, Sequence
@@ -65,9 +66,10 @@ __all__ = [
 
 #: ``algorithm`` values of the conv functions: ``"border"`` convolves with zero padding and corrects only the border
 #: outputs (exact by linearity; no padded copy of the input, so no extra activation memory) where it can, ``"pad"``
-#: pads a copy then runs a valid conv (what ``nn.Conv2d(padding_mode=...)`` does). ``"auto"`` picks ``"pad"`` on the
-#: CPU, where the thin border convolutions cost 1.3-4.7x a zero-padded conv against 1.3-1.7x for the copy
-#: (``padkit bench conv``, docs/BENCHMARKS.md), and ``"border"`` on other devices (not yet measured there).
+#: pads a copy then runs a valid conv (what ``nn.Conv2d(padding_mode=...)`` does). ``"auto"`` picks ``"pad"``: on the
+#: CPU the thin border convolutions cost 1.3-4.7x a zero-padded conv against 1.1-1.5x for the copy (``padkit bench
+#: conv``, docs/BENCHMARKS.md); on GPUs ``"border"`` has not been measured, and its backward is first-order only
+#: (no double backward, no ``torch.func`` transforms), so it is opt-in everywhere.
 ALGORITHMS: tuple[str, ...] = ("auto", "pad", "border")
 
 _CONV: dict[int, Callable[..., Tensor]] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -141,9 +143,10 @@ def _cacheable(t: Tensor) -> bool:
     """Only real tensors made outside tracing may be cached (tracers hand out fake/proxy tensors)."""
     return (
         type(t) is Tensor
-        and t.device.type != "meta"  # no data to read (padkit.plan traces on the meta device)
         and not torch.compiler.is_compiling()
         and not torch.jit.is_tracing()
+        and t.device.type != "meta"  # no data to read (padkit.plan traces on the meta device)
+        and not t.is_inference()  # could not be saved for backward by a later training step
     )
 
 
@@ -223,6 +226,20 @@ def partial_ratio(
         tensor([[2.2500, 1.5000],
                 [1.5000, 1.0000]])
     """
+    return _cached_partial_ratio(spatial, kernel, stride, dilation, pairs, device, dtype).clone()
+
+
+def _cached_partial_ratio(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pairs: Sequence[tuple[int, int]],
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+) -> Tensor:
+    """:func:`partial_ratio` from the cache (shared: read only). Made outside inference mode, so a map first built
+    under ``torch.inference_mode()`` (a warm-up, a validation pass) can still be saved for backward later."""
     dev = torch.device(device) if device is not None else torch.device("cpu")
     key = (tuple(spatial), tuple(kernel), tuple(stride), tuple(dilation), tuple(pairs), dev, dtype)
     compiling = torch.compiler.is_compiling()
@@ -231,12 +248,13 @@ def partial_ratio(
         if hit is not None:
             _RATIO_CACHE.move_to_end(key)
             return hit[0]
-    ratio = torch.ones((), dtype=torch.float64)
-    for n, k, s, d, (b, a) in zip(spatial, kernel, stride, dilation, pairs):
-        out = _out_size(n, b, a, k, s, d)
-        r = torch.tensor(_ratio_1d(n, b, k, s, d, out), dtype=torch.float64)
-        ratio = ratio.unsqueeze(-1) * r
-    ratio = ratio.to(device=dev, dtype=dtype)
+    with contextlib.nullcontext() if compiling else torch.inference_mode(False):
+        ratio = torch.ones((), dtype=torch.float64)
+        for n, k, s, d, (b, a) in zip(spatial, kernel, stride, dilation, pairs):
+            out = _out_size(n, b, a, k, s, d)
+            r = torch.tensor(_ratio_1d(n, b, k, s, d, out), dtype=torch.float64)
+            ratio = ratio.unsqueeze(-1) * r
+        ratio = ratio.to(device=dev, dtype=dtype)
     if _cacheable(ratio):
         _RATIO_CACHE[key] = (ratio, ratio)
         if len(_RATIO_CACHE) > _RATIO_CACHE_SIZE:
@@ -279,7 +297,7 @@ def _conv_nd(
     if algorithm not in ALGORITHMS:
         raise PadkitError(f"algorithm={algorithm!r} is not one of {ALGORITHMS}")
     if algorithm == "auto":
-        algorithm = "pad" if x.device.type == "cpu" else "border"
+        algorithm = "pad"
     if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
         # exporters: a Pad node + valid conv is the portable graph; torch.compile: one traceable graph that the
         # compiler fuses (the border-correction plan is host-side Python over cached index tables)
@@ -391,6 +409,13 @@ class _BorderPlan:
         return _CONV[self.nd](self.strip(x, a, i, t0, m), weight.narrow(2 + a, t0, m), None, cs, cp, cd, groups)
 
 
+def _autocast_dtype(device_type: str) -> torch.dtype:
+    get = getattr(torch, "get_autocast_dtype", None)  # torch >= 2.4
+    if get is not None:
+        return get(device_type)
+    return torch.get_autocast_gpu_dtype() if device_type == "cuda" else torch.get_autocast_cpu_dtype()
+
+
 class _BorderConv(torch.autograd.Function):
     """Zero-padded conv + in-place border correction. Its backward adds the strip gradients straight into the conv's own
     input gradient, so no full-size temporary is made (the reason this is a custom Function)."""
@@ -476,6 +501,15 @@ def _conv_border_corrected(
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
     traced = torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
     if needs_grad and not traced:
+        dev = x.device.type
+        if torch.is_autocast_enabled(dev):
+            # what autocast does for a conv: inputs in the autocast dtype; the Function then runs (and saves its
+            # tensors) in that one dtype, so its backward never mixes a low-precision gradient with fp32 inputs
+            dt = _autocast_dtype(dev)
+            x, weight = x.to(dt), weight.to(dt)
+            bias = None if bias is None else bias.to(dt)
+            with torch.autocast(dev, enabled=False):
+                return _BorderConv.apply(x, weight, bias, plan, groups)
         return _BorderConv.apply(x, weight, bias, plan, groups)
     out = _CONV[nd](x, weight, bias, s, plan.pad, d, groups)
     for job in plan.jobs:
@@ -506,7 +540,7 @@ def _partial_conv(
         out = conv(x, weight, None, s, tuple(b for b, _ in pairs), d, groups)
     else:
         out = conv(F.pad(x, flat_pad(pairs)), weight, None, s, 0, d, groups)
-    ratio = partial_ratio(spatial, k, s, d, pairs, device=out.device, dtype=out.dtype)
+    ratio = _cached_partial_ratio(spatial, k, s, d, pairs, out.device, out.dtype)
     if bias is None:
         return out * ratio
     shift = bias.to(out.dtype).view((-1,) + (1,) * nd)
@@ -574,7 +608,7 @@ def conv2d(
         padding_mode: a ``padkit.modes.LAYER_MODES`` name or alias; ``"partial"`` for partial-convolution padding.
         padding_options: the mode's options (``value`` for ``constant``, ``stat_length`` for ``mean``, ...).
         algorithm: ``"pad"`` (pad a copy, then a valid conv), ``"border"`` (zero-padded conv + exact border
-            correction where possible, no padded copy) or ``"auto"`` (``"pad"`` on CPU, ``"border"`` elsewhere).
+            correction where possible, no padded copy; first-order gradients only) or ``"auto"`` (``"pad"``).
 
     Returns:
         ``(N, C_out, H_out, W_out)``.
@@ -634,11 +668,18 @@ def _conv_transpose_nd(
                 f"output_padding={op} must be smaller than stride or dilation in every dim (stride={s}, dilation={d})"
             )
     convt = _CONV_T[nd]
+    k = tuple(int(v) for v in weight.shape[2:])
+    spatial = tuple(int(v) for v in x.shape[2:])
+    for dim in range(nd):  # what nn.ConvTranspose*d checks, as a ValueError, for every mode
+        length = (spatial[dim] - 1) * s[dim] - 2 * p[dim] + d[dim] * (k[dim] - 1) + 1 + op[dim]
+        if length < 1:
+            raise PadkitError(
+                f"conv_transpose{nd}d: padding={p} is too large for input size {spatial}: output size along spatial "
+                f"dim {dim} would be {length}; allowed: padding with a positive output size"
+            )
     if _is_zero_mode(mode, options):
         out = convt(x, weight, bias, s, p, op, groups, d)
         return out.squeeze(0) if unbatched else out
-    k = tuple(int(v) for v in weight.shape[2:])
-    spatial = tuple(int(v) for v in x.shape[2:])
     ext = tuple(transpose_extension(k[i], s[i], p[i], d[i], op[i]) for i in range(nd))
     xe = pad_spatial(x, ext, mode, options)
     full = convt(xe, weight, None, s, 0, 0, groups, d)
@@ -740,11 +781,14 @@ def conv_transpose3d(
 def _pool_out(n: int, b: int, a: int, k: int, s: int, d: int, ceil_mode: bool) -> int:
     ke = d * (k - 1) + 1
     span = n + b + a - ke
-    if span < 0:
-        raise PadkitError(f"pooling: {n} samples + padding ({b}, {a}) is smaller than the window extent {ke}")
-    out = (-(-span // s) if ceil_mode else span // s) + 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1  # ceil_mode: a window may overhang, as in PyTorch
     if ceil_mode and (out - 1) * s >= n + b:  # PyTorch: the last window must start inside the input or left padding
         out -= 1
+    if out < 1:
+        raise PadkitError(
+            f"pooling: {n} samples + padding ({b}, {a}) is smaller than the window extent {ke}"
+            + ("" if ceil_mode else " (ceil_mode=False)")
+        )
     return out
 
 
@@ -800,7 +844,8 @@ def _max_pool_nd(
         if _torch_pool_ok(pairs, k):
             out = pool(x, k, s, tuple(b for b, _ in pairs), d, ceil_mode)
         else:
-            xp = F.pad(x, flat_pad(read), value=-math.inf)
+            low = -math.inf if x.dtype.is_floating_point else torch.iinfo(x.dtype).min  # integers have no -inf
+            xp = F.pad(x, flat_pad(read), value=low)
             out = _crop(pool(xp, k, s, 0, d, False), outs)
     else:
         out = _crop(pool(pad_spatial(x, read, mode, options), k, s, 0, d, False), outs)
@@ -833,7 +878,11 @@ def _avg_pool_nd(
         if divisor_override is not None:
             raise PadkitError(f"divisor_override={divisor_override} cannot be combined with padding_mode={mode!r}")
         out = _crop(pool(F.pad(x, flat_pad(read)), k, s, 0, False, True), outs)
-        out = out * partial_ratio(x.shape[2:], k, s, d, read, device=out.device, dtype=out.dtype)
+        out = out * _cached_partial_ratio(x.shape[2:], k, s, d, read, out.device, out.dtype)
+    elif mode == "constant" and not options:
+        # zero padding, PyTorch's semantics extended to any padding: the padding counts in the divisor, the samples
+        # a ceil_mode window reads past it do not (pad explicitly, then let the pool's own ceil_mode clip)
+        out = _crop(pool(F.pad(x, flat_pad(pairs)), k, s, 0, ceil_mode, True, *extra), outs)
     else:
         out = _crop(pool(pad_spatial(x, read, mode, options), k, s, 0, False, True, *extra), outs)
     return out.squeeze(0) if unbatched else out

@@ -62,8 +62,9 @@ class _PadPoolNd:
         )[4]
 
     def extra_repr(self) -> str:
-        base = super().extra_repr()  # type: ignore[misc]
-        return base + ("" if self.padding_mode == "constant" else f", padding_mode={self.padding_mode}")
+        from .conv import _padding_repr
+
+        return _padding_repr(self, super().extra_repr())  # type: ignore[misc]
 
 
 class _PadMaxPoolNd(_PadPoolNd):
