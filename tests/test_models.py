@@ -91,3 +91,52 @@ def test_spec_models_are_seeded_and_leave_the_callers_rng_alone():
     assert torch.equal(before, after)
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(x, y), name
+
+
+def _tamper(src, dst, member_suffix, payload, config_edit=None):
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if config_edit and name.endswith("_weights_config.json"):
+                cfg = json.loads(data)
+                config_edit(cfg["config"])
+                data = json.dumps(cfg).encode()
+            if name.endswith(member_suffix):
+                data = payload
+            zout.writestr(name, data)
+
+
+@pytest.mark.parametrize("where", ["pickled weight", "sample inputs"])
+def test_export_archive_that_would_unpickle_is_refused_and_not_executed(tmp_path, where):
+    # torch.export.load reads pickled weights and sample inputs with weights_only=False: padkit checks first
+    import io
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1))
+    good = tmp_path / "good.pt2"
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, 8, 8),)), str(good))
+    target = tmp_path / "pwned"
+    buf = io.BytesIO()
+    torch.save(_Evil(str(target)), buf)
+    evil = tmp_path / "evil.pt2"
+    if where == "pickled weight":
+
+        def use_pickle(config):
+            config["0.bias"]["use_pickle"] = True
+
+        bias_file = None
+        import json
+        import zipfile
+
+        with zipfile.ZipFile(good) as z:
+            name = next(n for n in z.namelist() if n.endswith("_weights_config.json"))
+            bias_file = json.loads(z.read(name))["config"]["0.bias"]["path_name"]
+        _tamper(good, evil, f"/{bias_file}", buf.getvalue(), use_pickle)
+    else:
+        _tamper(good, evil, "sample_inputs/model.pt", buf.getvalue())
+    with pytest.raises(PadkitError, match="refused"):
+        load_model(str(evil))
+    assert not target.exists()
+    assert isinstance(load_model(str(good)), nn.Module)  # the untampered archive still loads

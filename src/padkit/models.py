@@ -66,8 +66,49 @@ def _factory(spec: str) -> nn.Module:
     return obj
 
 
+def _check_export_archive(path: str) -> None:
+    """Refuse a ``torch.export`` archive that would unpickle anything on load.
+
+    ``torch.export.load`` reads pickled weights and constants (``use_pickle``), custom and opaque objects, legacy
+    ``.pt`` payloads and sample inputs with ``weights_only=False`` or ``pickle.loads``; a crafted archive runs code
+    there. Allowed: raw tensor payloads only, and ``.pt`` members that ``torch.load(weights_only=True)`` accepts.
+    """
+    import io
+    import json
+    import zipfile
+
+    def refuse(why: str) -> PadkitError:
+        return PadkitError(
+            f"spec={path!r}: refused: {why}; torch.export.load would unpickle it, and padkit never unpickles "
+            "code. Re-export with tensors only, or load the program yourself if you trust the file"
+        )
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise PadkitError(f"spec={path!r}: not a torch.export program (not a zip archive: {exc})") from exc
+    with archive:
+        for name in archive.namelist():
+            if name.endswith(("_weights_config.json", "_constants_config.json")):
+                try:
+                    config = json.loads(archive.read(name)).get("config", {})
+                except (ValueError, AttributeError) as exc:
+                    raise refuse(f"{name} is not valid JSON ({exc})") from exc
+                for fqn, meta in config.items():
+                    if not isinstance(meta, dict) or meta.get("use_pickle", False):
+                        raise refuse(f"{fqn!r} is stored as a pickle ({name})")
+                    if not str(meta.get("path_name", "")).startswith(("weight_", "tensor_", "constant_")):
+                        raise refuse(f"{fqn!r} is a custom or opaque object ({name})")
+            elif name.endswith(".pt"):
+                try:
+                    torch.load(io.BytesIO(archive.read(name)), weights_only=True, map_location="cpu")
+                except Exception as exc:
+                    raise refuse(f"{name} is not plain tensor data ({type(exc).__name__})") from exc
+
+
 def _from_file(path: str) -> nn.Module:
     if path.endswith(".pt2"):
+        _check_export_archive(path)
         try:
             program = torch.export.load(path)
         except Exception as exc:
