@@ -354,3 +354,19 @@ def test_string_data_and_several_modes():
     z, r = rep.results
     assert z.summary.false_edge_ratio > r.summary.false_edge_ratio
     assert net[0].padding_mode == "zeros"  # the original model is not modified
+
+
+class _OwnForwardConv(nn.Conv2d):
+    """A conv subclass with its own forward: conversion must leave it, and the audit must say so."""
+
+    def forward(self, x):
+        return super().forward(x) * 1.0
+
+
+def test_modes_warn_about_layers_the_conversion_left_alone():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), _OwnForwardConv(4, 4, 3, padding=1))
+    rep = audit(net, "synthetic:smooth", input_size=16, images=4, modes=("zeros", "reflect"), progress=False)
+    for result in rep.results:
+        notes = [w for w in result.warnings if "keeps its original padding" in w]
+        assert len(notes) == 1 and "'2'" in notes[0] and "_OwnForwardConv" in notes[0], result.warnings
+    assert json.loads(rep.to_json())["results"]["reflect"]["warnings"]

@@ -148,3 +148,12 @@ def test_torchrun_cli_equals_single_process(tmp_path):
     for metric in ("border_shift", "false_edge_ratio", "equivariance_gap", "position_r2"):
         assert dist_sum[metric] == pytest.approx(one_sum[metric], rel=1e-6, abs=1e-9), metric
     assert dist_sum["padding_aware_channels"] == one_sum["padding_aware_channels"]
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [("--top", "-8", "--top=-8"), ("--device", "bogus", "--device='bogus'"), ("--seed", "-1", "--seed=-1")],
+)
+def test_bad_values_are_usage_errors_named_by_flag(padkit_audit, capsys, flag, value, message):
+    assert padkit_audit("test_audit_cli:tiny_net", "--images", "2", flag, value) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err

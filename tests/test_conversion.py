@@ -248,3 +248,20 @@ def test_cli_convert_rejects_unknown_mode(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["convert", "torchvision:resnet18", "bogus"]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_cli_convert_refuses_models_without_layers(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    from padkit.cli import main
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
+    ts = tmp_path / "m.pt"
+    torch.jit.script(net).save(str(ts))
+    pt2 = tmp_path / "m.pt2"
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, 8, 8),)), str(pt2))
+    for path, word in ((ts, "TorchScript"), (pt2, "torch.export")):
+        assert main(["convert", str(path), "reflect"]) == 2
+        assert word in capsys.readouterr().err
+    # a bad --input-size is reported before any output
+    assert main(["convert", "torchvision:resnet18", "reflect", "--input-size", "abc"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--input-size" in err

@@ -89,3 +89,24 @@ def test_shapes_only_loading_leaves_user_modules_alone(tmp_path, monkeypatch):
     model = load_model_meta("padkit_meta_probe:net")
     assert model[0].out_channels == 8 and not sys.modules["padkit_meta_probe"].WIDTH.is_meta
     assert not next(load_model("padkit_meta_probe:net").parameters()).is_meta
+
+
+def test_output_paths_are_checked_before_the_work(plan_cli, tmp_path, capsys):
+    folder_as_file = ["plan", "torchvision:resnet18", "--no-suggest", "--json", str(tmp_path)]
+    assert plan_cli(folder_as_file) == cli.EXIT_USAGE
+    assert "--json=" in capsys.readouterr().err
+    nested = tmp_path / "new" / "dir" / "p.json"  # missing folders are made, like --out folders
+    assert plan_cli(["plan", "torchvision:resnet18", "--no-suggest", "--json", str(nested)]) == cli.EXIT_OK
+    assert json.loads(nested.read_text())["format"] == 1
+
+
+def test_unexpected_errors_exit_3_not_the_gate_code(plan_cli, monkeypatch, capsys):
+    from padkit.analysis import plan as plan_module
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(plan_module, "plan", boom)
+    assert plan_cli(["plan", "torchvision:resnet18"]) == cli.EXIT_ERROR == 3
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: a bug" in err and "unexpected error" in err

@@ -48,6 +48,24 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prepare_outputs(args: argparse.Namespace) -> None:
+    """Check output paths before any work: files (``--json``/``--html``/``--plot``) get their folder made and may not
+    be directories; ``--out`` folders may not be files."""
+    from pathlib import Path
+
+    for attr in ("json", "html", "plot"):
+        value = getattr(args, attr, None)
+        if value is None or str(value) == "-":
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise PadkitError(f"--{attr}={str(value)!r} is a folder; expected a file path")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise PadkitError(f"--out={str(out)!r} is a file; expected a folder")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (``sys.exit(main())`` in scripts)."""
     parser = _build_parser()
@@ -56,12 +74,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        _prepare_outputs(args)
         return int(args._run(args))
     except (PadkitError, PadkitTypeError) as exc:
         print(f"padkit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a path that cannot be read or written (missing folder, a directory, permissions)
+        print(f"padkit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception:  # a bug or an error inside the user's model: the traceback, and 3 (never the gate's 1)
+        import traceback
+
+        traceback.print_exc()
+        print(f"padkit {args.command}: unexpected error (exit {EXIT_ERROR}); the traceback is above", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import os
 import pickle
+import re
 
 import torch
 from torch import nn
@@ -129,12 +130,18 @@ def _load_weights(model: nn.Module, weights: str) -> None:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported operand" in ln), lines[0] if lines else "")
         raise PadkitError(
-            f"weights={weights!r} was refused: it is not a plain state_dict (loading it would need to run code from "
-            f"the file; padkit only loads with weights_only=True). Details: {str(exc).splitlines()[0]}"
+            f"weights={weights!r} was refused: it is not a plain state_dict (padkit loads only tensors and plain "
+            f"containers, with weights_only=True: never objects, which could run code; nor non-torch files). "
+            f"Details: {why}"
         ) from exc
     except Exception as exc:
-        raise PadkitError(f"weights={weights!r} could not be read as a state_dict: {exc}") from exc
+        raise PadkitError(
+            f"weights={weights!r} could not be read as a state_dict: {type(exc).__name__}: "
+            f"{str(exc) or 'the file is empty or truncated'}"
+        ) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -142,7 +149,23 @@ def _load_weights(model: nn.Module, weights: str) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise PadkitError(f"weights={weights!r} do not fit the model: {str(exc).splitlines()[0]}") from exc
+        expected = model.state_dict()
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        shapes = [
+            f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+            for k in expected
+            if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+        ]
+
+        def some(keys: list[str]) -> str:
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+
+        parts = [f"{len(missing)} missing ({some(missing)})" if missing else ""]
+        parts.append(f"{len(unexpected)} unexpected ({some(unexpected)})" if unexpected else "")
+        parts.append(f"{len(shapes)} of another shape ({some(shapes)})" if shapes else "")
+        detail = "; ".join(p for p in parts if p) or " ".join(str(exc).split())[:300]
+        raise PadkitError(f"weights={weights!r} do not fit the model: {detail}") from exc
 
 
 def load_model(spec: str, weights: str | None = None) -> nn.Module:

@@ -88,6 +88,7 @@ def _init_distributed(device: str | None) -> tuple[bool, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
     import torch.distributed as dist
 
     from ..analysis.audit import audit
@@ -104,6 +105,17 @@ def run(args: argparse.Namespace) -> int:
             raise PadkitError(f"--border={args.border!r}: expected auto or a width in pixels") from None
     modes = None if args.modes is None else [m for m in args.modes.split(",") if m.strip()]
     layers = None if args.layers is None else [n for n in args.layers.split(",") if n.strip()]
+    if args.top < 1:
+        raise PadkitError(f"--top={args.top}: expected a number of layers >= 1")
+    if not 0 <= args.seed < 2**32:
+        raise PadkitError(f"--seed={args.seed}: expected an int from 0 to 2**32 - 1")
+    if args.device is not None:
+        try:
+            dev = torch.device(args.device)
+        except RuntimeError:
+            raise PadkitError(f"--device={args.device!r}: not a device; allowed: cpu, cuda, cuda:N") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise PadkitError(f"--device={args.device!r}: CUDA is not available here; allowed: cpu")
     started, device = _init_distributed(args.device)
     try:
         model = load_model(args.model, args.weights)

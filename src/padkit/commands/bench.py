@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("suite", nargs="?", default="all", choices=(*SUITES, "all"), help="what to benchmark")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device to run on (default cpu)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON to PATH")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout, no table)")
+    parser.add_argument("--no-progress", action="store_true", help="no per-case progress lines on stderr")
     parser.add_argument("--repeats", type=int, metavar="N", help="timed samples per variant (default: per case)")
     parser.add_argument("--quick", action="store_true", help="tiny shapes, few repeats: a smoke run in seconds")
     parser.add_argument(
@@ -39,9 +40,12 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         memory=not args.no_memory,
         threads=args.threads,
-        log=lambda line: print(line, file=sys.stderr, flush=True),
+        log=None if args.no_progress else (lambda line: print(line, file=sys.stderr, flush=True)),
     )
+    if args.json == "-":
+        print(report.to_json())
+        return EXIT_OK
     print(render_markdown(report, variants=True) if args.markdown else render_table(report), end="")
     if args.json is not None:
-        args.json.write_text(report.to_json() + "\n")
+        Path(args.json).write_text(report.to_json() + "\n")
     return EXIT_OK

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._errors import PadkitError
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "switch every padded conv/pool of a model to another padding mode and list what changed"
@@ -34,7 +36,20 @@ def run(args: argparse.Namespace) -> int:
     from ..models import load_model
     from .plan import parse_input_size
 
-    model = load_model(args.model, args.weights).eval()
+    size = parse_input_size(args.input_size) if args.input_size else None  # bad input before any output
+    model = load_model(args.model, args.weights)  # already in eval mode (torch.export modules refuse .eval())
+    if isinstance(model, torch.jit.ScriptModule):
+        raise PadkitError(
+            f"MODEL={args.model!r} is TorchScript: its layers are compiled and cannot be replaced; allowed: a "
+            "torchvision:/timm: spec, a package.module:factory (with --weights), or a torch.export .pt2 file"
+        )
+    if isinstance(model, torch.fx.GraphModule) and not any(
+        isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules()
+    ):
+        raise PadkitError(
+            f"MODEL={args.model!r} is a torch.export program: its convolutions are graph ops, not layers, so there is "
+            "nothing to replace; allowed: a torchvision:/timm: spec or a package.module:factory (with --weights)"
+        )
     converted, report = convert_report(model, args.mode, include=args.include, exclude=args.exclude)
     if args.json == "-":
         print(report.to_json())
@@ -43,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             with open(args.json, "w", encoding="utf-8") as fh:
                 fh.write(report.to_json() + "\n")
-    if args.input_size:
-        size = parse_input_size(args.input_size)
+    if size is not None:
         first = next((m for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)), None)
         channels = first.in_channels if first is not None else 3
         dims = len(first.kernel_size) if first is not None else 2

@@ -49,7 +49,29 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.common import render_markdown, render_png
 
     if args.name == "list":
-        print(_list())
+        if args.json is not None:
+            import json
+
+            doc = {
+                "format": 1,
+                "experiments": [
+                    {
+                        "name": name,
+                        "seeds": cfg().seeds,
+                        "epochs": cfg().epochs,
+                        "summary": (fn.__doc__ or "").strip().splitlines()[0],
+                    }
+                    for name, (cfg, fn) in EXPERIMENTS.items()
+                ],
+            }
+            text = json.dumps(doc, indent=2)
+            if args.json == "-":
+                print(text)
+            else:
+                Path(args.json).write_text(text + "\n", encoding="utf-8")
+                print(_list())
+        else:
+            print(_list())
         return EXIT_OK
     if args.name not in EXPERIMENTS:
         raise PadkitError(f"NAME={args.name!r} is not an experiment; choose one of {[*EXPERIMENTS, 'list']}")

@@ -279,12 +279,18 @@ def _plan_bands(model: nn.Module, input_size: tuple[int, int], names: Sequence[s
     return out, None
 
 
-def _convert(model: nn.Module, mode: str) -> nn.Module:
+def _convert(model: nn.Module, mode: str) -> tuple[nn.Module, list[str]]:
+    """``model`` converted to ``mode``, and one warning per padded layer the conversion had to leave as it was."""
     try:
-        from ...conversion import convert  # type: ignore[import-not-found,unused-ignore]
+        from ...conversion import convert_report  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
-        raise PadkitError(f"modes={mode!r} needs padkit.conversion.convert, which is not available ({exc})") from exc
-    return convert(model, mode)
+        raise PadkitError(f"modes={mode!r} needs padkit.conversion, which is not available ({exc})") from exc
+    converted, report = convert_report(model, mode)
+    notes = [
+        f"layer {s.name or '<root>'!r} ({s.type}) keeps its original padding under mode {mode!r}: {s.reason}"
+        for s in report.skipped
+    ]
+    return converted, notes
 
 
 # -------------------------------------------------------------------------------------------------- main API
@@ -469,10 +475,15 @@ def audit(
     n_images = 0
     try:
         models: list[tuple[str, nn.Module]]
+        skipped_notes: dict[str, list[str]] = {}
         if modes is None:
             models = [("as-is", model)]
         else:
-            models = [(label, _convert(model, label)) for label in mode_labels]
+            models = []
+            for label in mode_labels:
+                converted, notes = _convert(model, label)
+                models.append((label, converted))
+                skipped_notes[label] = notes
         first = next(batches, None)
         if first is None:
             raise PadkitError("data yielded no images")
@@ -492,6 +503,7 @@ def audit(
             )
             if why:
                 st.warnings.append(why)
+            st.warnings.extend(skipped_notes.get(label, []))
             states.append(st)
             mods = dict(mdl.named_modules())
             for n in names:
