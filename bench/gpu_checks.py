@@ -4,7 +4,8 @@
     python bench/gpu_checks.py --device cpu --no-bench                   # the checks alone (any machine)
 
 Checks, under ``torch.use_deterministic_algorithms(True)``:
-(a) every ``padkit.pad`` mode's backward and ``PadConv2d``'s backward (reflect, symmetric, replicate, circular, partial)
+(a) every ``padkit.pad`` mode's backward and ``PadConv2d``'s backward (reflect, symmetric, replicate, circular with
+    ``algorithm="pad"`` (the default) and ``"border"``; partial)
     run without raising and give bitwise-identical gradients on two runs;
 (b) a ResNet-18 training step after ``padkit.convert(model, "reflect")`` gives bitwise-identical parameter
     gradients on two runs (cuDNN/cuBLAS deterministic: ``CUBLAS_WORKSPACE_CONFIG`` is set before torch loads);
@@ -83,10 +84,11 @@ def determinism_checks(device: torch.device) -> list[dict[str, Any]]:
         xc = torch.randn(8, 32, 56, 56, generator=gen).to(device).requires_grad_(True)
         gc_ = torch.randn(8, 32, 56, 56, generator=gen).to(device)
         for mode in ("reflect", "symmetric", "replicate", "circular", "partial"):
-            conv = PadConv2d(32, 32, 3, padding=1, padding_mode=mode).to(device)
-            inputs = [t for t in (xc, conv.weight, conv.bias) if t is not None]
-            ok, note = _grads_twice(functools.partial(conv, xc), inputs, gc_)
-            rows.append({"check": f"PadConv2d {mode} backward", "ok": ok, "note": note})
+            for algorithm in ("pad", "border") if mode != "partial" else ("auto",):
+                conv = PadConv2d(32, 32, 3, padding=1, padding_mode=mode, algorithm=algorithm).to(device)
+                inputs = [t for t in (xc, conv.weight, conv.bias) if t is not None]
+                ok, note = _grads_twice(functools.partial(conv, xc), inputs, gc_)
+                rows.append({"check": f"PadConv2d {mode} (algorithm={algorithm}) backward", "ok": ok, "note": note})
         rows.append(_resnet_step_check(device))
         raised, msg = False, ""
         try:
