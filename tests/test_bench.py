@@ -42,7 +42,7 @@ def bench_cli(monkeypatch: pytest.MonkeyPatch):
 
 def _check_report_numbers(data: dict, *, suite: str) -> None:
     """Every ratio is finite, positive, and equals the ratio of the medians of the recorded samples."""
-    assert data["format"] == "padkit.bench" and data["version"] == 1
+    assert data["format"] == 1 and data["kind"] == "padkit.bench"  # "format": 1 like every padkit report
     assert data["machine"]["cores"] >= 1 and data["machine"]["torch"] == torch.__version__
     cases = [c for c in data["cases"] if c["suite"] == suite]
     assert cases, data["skipped"]
@@ -275,6 +275,10 @@ def test_report_json_round_trip(tmp_path):
     assert render_table(again) == render_table(report)
     with pytest.raises(PadkitError, match="format="):
         Report.from_dict({"format": "other", "version": 1})
+    legacy = json.loads(report.to_json())  # files written before session 3: {"format": "padkit.bench", "version": 1}
+    legacy.pop("kind")
+    legacy.update(format="padkit.bench", version=1)
+    assert Report.from_dict(legacy) == report
 
 
 def test_convs_only_conversion_is_the_model_torch_reflect_times():

@@ -11,8 +11,8 @@ from .._errors import PadkitError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Budget", "CaseResult", "Machine", "Ratio", "Report", "VariantResult"]
 
-FORMAT = "padkit.bench"
-FORMAT_VERSION = 1
+FORMAT = "padkit.bench"  #: the report's ``kind`` (the ``format`` key before session 3)
+FORMAT_VERSION = 1  #: the report's ``format`` number, as in every padkit JSON report
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class Report:
         return [(c, r) for c in self.cases for r in c.ratios]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (format ``padkit.bench`` version 1); ratios carry their ``met`` verdict."""
+        """A JSON-ready dict (``{"format": 1, "kind": "padkit.bench", ...}``); ratios carry their ``met`` verdict."""
         cases = []
         for c in self.cases:
             d = asdict(c)
@@ -172,8 +172,8 @@ class Report:
             d["budgets"] = [{**asdict(b), "met": b.met} for b in c.budgets]
             cases.append(d)
         return {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
+            "format": FORMAT_VERSION,
+            "kind": FORMAT,
             "machine": asdict(self.machine),
             "settings": dict(self.settings),
             "cases": cases,
@@ -183,10 +183,12 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """Rebuild a report from :meth:`to_dict` output (e.g. a saved ``--json`` file), to render it again."""
-        if data.get("format") != FORMAT or data.get("version") != FORMAT_VERSION:
+        current = data.get("format") == FORMAT_VERSION and data.get("kind") == FORMAT
+        legacy = data.get("format") == FORMAT and data.get("version") == FORMAT_VERSION  # files written before
+        if not (current or legacy):
             raise PadkitError(
-                f"data has format={data.get('format')!r} version={data.get('version')!r}; "
-                f"expected {FORMAT!r} version {FORMAT_VERSION}"
+                f"data has format={data.get('format')!r} kind={data.get('kind')!r}; "
+                f"expected format {FORMAT_VERSION} kind {FORMAT!r}"
             )
         drop = {"met"}
         cases = tuple(
