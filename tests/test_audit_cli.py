@@ -152,8 +152,18 @@ def test_torchrun_cli_equals_single_process(tmp_path):
 
 @pytest.mark.parametrize(
     "flag, value, message",
-    [("--top", "-8", "--top=-8"), ("--device", "bogus", "--device='bogus'"), ("--seed", "-1", "--seed=-1")],
+    [
+        ("--top", "-8", "argument --top: expected an int >= 1, got '-8'"),
+        ("--images", "0", "argument --images: expected an int >= 1, got '0'"),
+        ("--device", "bogus", "--device='bogus'"),
+        ("--seed", "-1", "--seed=-1"),
+    ],
 )
 def test_bad_values_are_usage_errors_named_by_flag(padkit_audit, capsys, flag, value, message):
-    assert padkit_audit("test_audit_cli:tiny_net", "--images", "2", flag, value) == cli.EXIT_USAGE
+    args = ["test_audit_cli:tiny_net", "--images", "2", flag, value]
+    try:
+        rc = padkit_audit(*args)
+    except SystemExit as exc:  # argparse's own usage errors
+        rc = exc.code
+    assert rc == cli.EXIT_USAGE
     assert message in capsys.readouterr().err

@@ -390,5 +390,10 @@ def test_cli_list_and_errors(experiment_cli, tmp_path, capsys):
         assert name in text
     assert experiment_cli(["experiment", "bogus", "--out", str(tmp_path)]) == cli.EXIT_USAGE
     assert "'bogus'" in capsys.readouterr().err
-    assert experiment_cli(["experiment", "red-green", "--seeds", "0", "--out", str(tmp_path)]) == cli.EXIT_USAGE
-    assert "seeds=0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # argparse rejects it, naming the flag
+        experiment_cli(["experiment", "red-green", "--seeds", "0", "--out", str(tmp_path)])
+    assert usage.value.code == cli.EXIT_USAGE
+    assert "argument --seeds: expected an int >= 1, got '0'" in capsys.readouterr().err
+    assert experiment_cli(["experiment", "list", "--json", "-"]) == cli.EXIT_OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == 1 and [e["name"] for e in doc["experiments"]] == list(EXPERIMENTS)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .._errors import PadkitError
+from ._types import int_at_least
 
 __all__ = ["HELP", "add_arguments", "parse_fail_above", "run"]
 
@@ -43,15 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a file")
     parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
     parser.add_argument("--data", default="builtin", help="builtin (default), synthetic:KIND, or a folder of images")
-    parser.add_argument("--images", type=int, default=64, help="number of images (default 64)")
-    parser.add_argument("--input-size", type=int, default=224, help="image side in pixels (default 224)")
+    parser.add_argument("--images", type=int_at_least(1), default=64, help="number of images (default 64)")
+    parser.add_argument("--input-size", type=int_at_least(1), default=224, help="image side in pixels (default 224)")
     parser.add_argument("--normalize", default="imagenet", help="imagenet (default), none, or MEAN,STD")
     parser.add_argument("--modes", default=None, help="comma list of padding modes to compare (default: as-is)")
     parser.add_argument("--layers", default=None, help="comma list of module names (default: all conv/pool layers)")
     parser.add_argument("--border", default="auto", help="auto (receptive-field band) or a width in input pixels")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
-    parser.add_argument("--probe-images", type=int, default=64, help="images for the position probe (default 64)")
-    parser.add_argument("--equivariance-images", type=int, default=8, help="images for the crop-shift check")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="images per forward pass (default 16)")
+    parser.add_argument(
+        "--probe-images", type=int_at_least(0), default=64, help="images for the position probe (default 64)"
+    )
+    parser.add_argument(
+        "--equivariance-images", type=int_at_least(0), default=8, help="images for the crop-shift check"
+    )
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cpu; under torchrun with CUDA: cuda:LOCAL_RANK)"
     )
@@ -59,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON ('-' for stdout)")
     parser.add_argument("--html", metavar="PATH", default=None, help="write a self-contained HTML report")
     parser.add_argument("--plot", metavar="PATH", default=None, help="write a PNG of per-position mean heatmaps")
-    parser.add_argument("--top", type=int, default=10, help="layers shown per mode in the table (default 10)")
+    parser.add_argument(
+        "--top", type=int_at_least(1), default=10, help="layers shown per mode in the table (default 10)"
+    )
     parser.add_argument(
         "--fail-above",
         action="append",

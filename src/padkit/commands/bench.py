@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._types import int_at_least
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "benchmark padkit padding against zero padding and PyTorch (ratios from one interleaved run)"
@@ -19,10 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device to run on (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout, no table)")
     parser.add_argument("--no-progress", action="store_true", help="no per-case progress lines on stderr")
-    parser.add_argument("--repeats", type=int, metavar="N", help="timed samples per variant (default: per case)")
+    parser.add_argument(
+        "--repeats", type=int_at_least(1), metavar="N", help="timed samples per variant (default: per case)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny shapes, few repeats: a smoke run in seconds")
     parser.add_argument(
-        "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 on a shared machine)"
+        "--threads",
+        type=int_at_least(1),
+        metavar="N",
+        help="torch CPU threads (default: torch's; 1 on a shared machine)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip peak-memory measurement")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables instead of plain text")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .._errors import PadkitError
+from ._types import int_at_least
 
 __all__ = ["HELP", "NAMES", "add_arguments", "run"]
 
@@ -23,8 +24,12 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = list(NAMES)
     parser.add_argument("name", metavar="NAME", help=f"experiment: {', '.join(names)}; or 'list'")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the experiment's)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the experiment's)")
+    parser.add_argument(
+        "--seeds", type=int_at_least(1), default=None, help="number of seeds (default: the experiment's)"
+    )
+    parser.add_argument(
+        "--epochs", type=int_at_least(1), default=None, help="training epochs (default: the experiment's)"
+    )
     parser.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON ('-' for stdout)")
     parser.add_argument(
         "--out", metavar="DIR", default="padkit-experiments", help="where NAME.md and NAME.png go (default %(default)s)"

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .._errors import PadkitError
+from ._types import int_at_least
 
 __all__ = ["HELP", "add_arguments", "parse_input_size", "run"]
 
@@ -29,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a .pt/.pth/.pt2 file"
     )
     parser.add_argument("--input-size", default="224", help="spatial size: 224 (every dim) or 224,320 (default 224)")
-    parser.add_argument("--channels", type=int, default=None, help="input channels (default: the first conv's)")
+    parser.add_argument(
+        "--channels", type=int_at_least(1), default=None, help="input channels (default: the first conv's)"
+    )
     parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
     parser.add_argument("--json", metavar="PATH", default=None, help="write the plan as JSON ('-' for stdout)")
     parser.add_argument("--plot", metavar="PATH", default=None, help="write a PNG of the foveation and reach maps")
