@@ -876,7 +876,11 @@ def _avg_pool_nd(
         out = pool(x, k, s, tuple(b for b, _ in pairs), ceil_mode, count_include_pad, *extra)
     elif mode == "partial" or (mode == "constant" and not options and not count_include_pad):
         if divisor_override is not None:
-            raise PadkitError(f"divisor_override={divisor_override} cannot be combined with padding_mode={mode!r}")
+            why = "padding_mode='partial'" if mode == "partial" else "count_include_pad=False with this padding"
+            raise PadkitError(
+                f"divisor_override={divisor_override} cannot be combined with {why} (the divisor is the count of "
+                "real samples per window there); allowed: divisor_override=None"
+            )
         out = _crop(pool(F.pad(x, flat_pad(read)), k, s, 0, False, True), outs)
         out = out * _cached_partial_ratio(x.shape[2:], k, s, d, read, out.device, out.dtype)
     elif mode == "constant" and not options:
