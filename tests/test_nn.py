@@ -548,8 +548,12 @@ def test_border_algorithm_under_autocast_trains():
 )
 def test_a_pass_under_inference_mode_does_not_poison_the_caches(make):
     layer = make()
+    PF._INDEX_CACHE.clear()
+    PF._RATIO_CACHE.clear()
     with torch.inference_mode():
         layer(torch.randn(2, 4, 8, 8))
+    cached = list(PF._INDEX_CACHE.values()) + [r for r, _ in PF._RATIO_CACHE.values()]
+    assert cached and not any(t.is_inference() for t in cached)  # cached once, and usable for training
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     layer(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -51,7 +51,7 @@ def test_bad_input_size_is_a_usage_error(plan_cli, capsys):
 @pytest.mark.parametrize("name", ["vgg11", "regnet_y_400mf"])
 def test_without_weights_the_model_is_built_for_shapes_only(plan_cli, tmp_path, name):
     # VGG builds on the meta device (no weight init); RegNet's builder computes on tensors, so it falls back to the
-    # CPU. Either way the JSON equals a plan of the CPU-built model, and a --weights run still loads real weights.
+    # CPU. Either way the JSON equals a plan of the CPU-built model; a --weights run takes the real-weights path.
     import torch
 
     from padkit import load_model, plan

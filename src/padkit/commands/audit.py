@@ -112,8 +112,6 @@ def run(args: argparse.Namespace) -> int:
             raise PadkitError(f"--border={args.border!r}: expected auto or a width in pixels") from None
     modes = None if args.modes is None else [m for m in args.modes.split(",") if m.strip()]
     layers = None if args.layers is None else [n for n in args.layers.split(",") if n.strip()]
-    if args.top < 1:
-        raise PadkitError(f"--top={args.top}: expected a number of layers >= 1")
     if not 0 <= args.seed < 2**32:
         raise PadkitError(f"--seed={args.seed}: expected an int from 0 to 2**32 - 1")
     if args.device is not None:

@@ -37,15 +37,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
 
 
-def _list() -> str:
+def _catalogue() -> list[dict[str, object]]:
+    """One entry per experiment: name, default seeds and epochs, and the first line of its docstring."""
     from ..experiments import EXPERIMENTS
 
-    lines = []
+    entries: list[dict[str, object]] = []
     for name, (config_cls, run_fn) in EXPERIMENTS.items():
         cfg = config_cls()
-        doc = (run_fn.__doc__ or "").strip().splitlines()[0]
-        lines.append(f"{name:<14} seeds={cfg.seeds} epochs={cfg.epochs}  {doc}")
-    return "\n".join(lines)
+        summary = (run_fn.__doc__ or "").strip().splitlines()[0]
+        entries.append({"name": name, "seeds": cfg.seeds, "epochs": cfg.epochs, "summary": summary})
+    return entries
+
+
+def _list() -> str:
+    return "\n".join(f"{e['name']:<14} seeds={e['seeds']} epochs={e['epochs']}  {e['summary']}" for e in _catalogue())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,18 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json is not None:
             import json
 
-            doc = {
-                "format": 1,
-                "experiments": [
-                    {
-                        "name": name,
-                        "seeds": cfg().seeds,
-                        "epochs": cfg().epochs,
-                        "summary": (fn.__doc__ or "").strip().splitlines()[0],
-                    }
-                    for name, (cfg, fn) in EXPERIMENTS.items()
-                ],
-            }
+            doc = {"format": 1, "experiments": _catalogue()}
             text = json.dumps(doc, indent=2)
             if args.json == "-":
                 print(text)
@@ -96,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(table)
         if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(result.to_json() + "\n", encoding="utf-8")
     print(f"wrote {md_path} and {png_path}", file=sys.stderr)
     return EXIT_OK

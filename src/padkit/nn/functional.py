@@ -139,6 +139,12 @@ def pad_spatial(
 _INDEX_CACHE: dict[tuple[Any, ...], Tensor] = {}
 
 
+def _for_cache() -> contextlib.AbstractContextManager[Any]:
+    """Where tensors meant for the module caches are made: outside inference mode (an inference tensor could not be
+    saved for backward by a later training step), except while compiling (dynamo cannot enter the mode)."""
+    return contextlib.nullcontext() if torch.compiler.is_compiling() else torch.inference_mode(False)
+
+
 def _cacheable(t: Tensor) -> bool:
     """Only real tensors made outside tracing may be cached (tracers hand out fake/proxy tensors)."""
     return (
@@ -153,10 +159,15 @@ def _cacheable(t: Tensor) -> bool:
 def _index_tensor(size: int, before: int, after: int, mode: str, device: torch.device) -> Tensor:
     if size == 0:
         raise PadkitError(f"padding_mode={mode!r} cannot pad a spatial dim of size 0")
-    key = (size, before, after, mode, str(device))
+    return _cached_index((size, before, after, mode, str(device)), lambda: index_map(size, before, after, mode), device)
+
+
+def _cached_index(key: tuple[Any, ...], values: Callable[[], Sequence[int]], device: torch.device) -> Tensor:
+    """The long tensor of ``values()`` on ``device``, made once per ``key`` (at most ~1024 kept)."""
     hit = _INDEX_CACHE.get(key)
     if hit is None:
-        hit = torch.tensor(index_map(size, before, after, mode), dtype=torch.long, device=device)
+        with _for_cache():
+            hit = torch.tensor(values(), dtype=torch.long, device=device)
         if _cacheable(hit):
             if len(_INDEX_CACHE) > 1024:
                 _INDEX_CACHE.clear()
@@ -248,7 +259,7 @@ def _cached_partial_ratio(
         if hit is not None:
             _RATIO_CACHE.move_to_end(key)
             return hit[0]
-    with contextlib.nullcontext() if compiling else torch.inference_mode(False):
+    with _for_cache():
         ratio = torch.ones((), dtype=torch.float64)
         for n, k, s, d, (b, a) in zip(spatial, kernel, stride, dilation, pairs):
             out = _out_size(n, b, a, k, s, d)
@@ -378,13 +389,7 @@ class _BorderPlan:
     def rows(self, a: int, i: int, t0: int, m: int) -> Tensor:
         imap = index_map(self.spatial[a], self.pad[a], self.pad[a], self.mode)
         rows = tuple(imap[i * self.s[a] + (t0 + t) * self.d[a]] for t in range(m))
-        key = ("rows", rows, str(self.device))
-        hit = _INDEX_CACHE.get(key)
-        if hit is None:
-            hit = torch.tensor(rows, dtype=torch.long, device=self.device)
-            if _cacheable(hit):
-                _INDEX_CACHE[key] = hit
-        return hit
+        return _cached_index(("rows", rows, str(self.device)), lambda: rows, self.device)
 
     def full_index(self, b: int) -> Tensor:
         return _index_tensor(self.spatial[b], self.pad[b], self.pad[b], self.mode, self.device)
