@@ -18,6 +18,7 @@ PADKIT_ALL = {
     "ModeResult",
     "PadkitError",
     "PadkitTypeError",
+    "PadkitValueError",
     "Plan",
     "RunningMoments",
     "SkippedLayer",

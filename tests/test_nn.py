@@ -15,8 +15,8 @@ from torch import nn
 
 import padkit.nn as pnn
 from padkit._errors import PadkitError, PadkitTypeError
+from padkit.geometry import flat_pad, parse_padding, resolve_padding, same_padding
 from padkit.nn import functional as PF
-from padkit.nn._config import flat_pad, parse_padding, resolve_padding, same_padding
 
 SCIPY = {
     "reflect": "mirror",

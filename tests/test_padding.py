@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError, PadkitValueError
 from padkit.modes import PAD_MODES
 from padkit.padding import _border_runs, _native_ok, numpy_pad, pad
 
@@ -493,7 +493,11 @@ def test_numpy_pad_returns_the_kind_it_was_given() -> None:
 @pytest.mark.parametrize(
     "call,exc,pattern",
     [
-        (lambda: pad(torch.zeros(3, 3), (1, 1), "mirror"), PadkitError, r"mode='mirror'.*allowed: .*symmetric"),
+        (
+            lambda: pad(torch.zeros(3, 3), (1, 1), "mirror"),
+            PadkitError,
+            r"mode='mirror': expected a padding mode.*symmetric",
+        ),
         (lambda: pad(torch.zeros(3, 3), (1, 1, 1)), PadkitError, r"pad=\(1, 1, 1\).*odd length.*up to 4"),
         (lambda: pad(torch.zeros(3, 3), (1,) * 6), PadkitError, r"length 6.*2 dimension.*up to 4"),
         (lambda: pad(torch.zeros(3, 3), (1.5, 1)), PadkitTypeError, r"pad must hold integers.*1\.5"),
@@ -549,8 +553,12 @@ def test_errors_name_argument_value_and_allowed(call, exc: type, pattern: str) -
         call()
 
 
-def test_errors_are_value_and_type_errors() -> None:
-    assert issubclass(PadkitError, ValueError) and issubclass(PadkitTypeError, TypeError)
+def test_errors_are_one_family_of_value_and_type_errors() -> None:
+    assert issubclass(PadkitValueError, PadkitError) and issubclass(PadkitValueError, ValueError)
+    assert issubclass(PadkitTypeError, PadkitError) and issubclass(PadkitTypeError, TypeError)
+    for bad in (lambda: pad(torch.zeros(3), (1, 1), "mirror"), lambda: pad(torch.zeros(3), 2)):
+        with pytest.raises(PadkitError):
+            bad()
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])

@@ -4,7 +4,7 @@ Every padding mode as a one-line change (:func:`pad`, :mod:`padkit.nn`, :func:`c
 zero padding does to a model (:func:`plan`, :func:`audit`).
 """
 
-from ._errors import PadkitError, PadkitTypeError
+from ._errors import PadkitError, PadkitTypeError, PadkitValueError
 from .analysis.audit import AuditReport, LayerResult, ModeResult, RunningMoments, Summary, audit
 from .analysis.plan import LayerPlan, Plan, plan
 from .conversion import ConversionReport, LayerChange, SkippedLayer, convert, convert_report
@@ -23,6 +23,7 @@ __all__ = [
     "ModeResult",
     "PadkitError",
     "PadkitTypeError",
+    "PadkitValueError",
     "Plan",
     "RunningMoments",
     "SkippedLayer",

@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from ._errors import PadkitError, PadkitTypeError
+from ._errors import PadkitError, PadkitTypeError, PadkitValueError
 
 __all__ = ["EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -59,11 +59,11 @@ def _prepare_outputs(args: argparse.Namespace) -> None:
             continue
         path = Path(value)
         if path.is_dir():
-            raise PadkitError(f"--{attr}={str(value)!r} is a folder; expected a file path")
+            raise PadkitValueError(f"--{attr}={str(value)!r} is a folder; expected a file path")
         path.parent.mkdir(parents=True, exist_ok=True)
     out = getattr(args, "out", None)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise PadkitError(f"--out={str(out)!r} is a file; expected a folder")
+        raise PadkitValueError(f"--out={str(out)!r} is a file; expected a folder")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._errors import PadkitError, PadkitTypeError
+from ._errors import PadkitTypeError, PadkitValueError
 
 __all__ = [
     "BUILTIN_IMAGES",
@@ -74,9 +74,9 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 
 def _check_n_size(n: object, size: object) -> tuple[int, int]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise PadkitError(f"n must be a positive int, got {n!r}")
+        raise PadkitValueError(f"n must be a positive int, got {n!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise PadkitError(f"size must be a positive int, got {size!r}")
+        raise PadkitValueError(f"size must be a positive int, got {size!r}")
     return n, size
 
 
@@ -109,7 +109,7 @@ def builtin_image_paths() -> list[Path]:
         if root is not None and (root / name).is_file():
             paths.append(root / name)
     if not paths:
-        raise PadkitError(
+        raise PadkitValueError(
             "data='builtin' needs scikit-image or scikit-learn installed (their wheels ship sample photographs); "
             "install padkit[data] or pass data='synthetic:KIND' or a folder of images"
         )
@@ -189,10 +189,10 @@ class FolderImages(Dataset):
         self.n, self.size = _check_n_size(n, size)
         root = Path(path)
         if not root.is_dir():
-            raise PadkitError(f"data={str(path)!r} is not a folder (expected builtin, synthetic:KIND or a folder)")
+            raise PadkitValueError(f"data={str(path)!r} is not a folder (expected builtin, synthetic:KIND or a folder)")
         self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
         if not self.paths:
-            raise PadkitError(
+            raise PadkitValueError(
                 f"data={str(path)!r} holds no image file (suffixes: {', '.join(sorted(_IMAGE_SUFFIXES))})"
             )
         self.seed = int(seed)
@@ -240,11 +240,13 @@ class SyntheticImages(Dataset):
         if not isinstance(kind, str):
             raise PadkitTypeError(f"kind must be a str, got {type(kind).__name__}")
         if kind not in SYNTHETIC_KINDS:
-            raise PadkitError(f"kind={kind!r} is not a synthetic image kind; allowed: {', '.join(SYNTHETIC_KINDS)}")
+            raise PadkitValueError(
+                f"kind={kind!r} is not a synthetic image kind; allowed: {', '.join(SYNTHETIC_KINDS)}"
+            )
         self.kind = kind
         self.n, self.size = _check_n_size(n, size)
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise PadkitError(f"channels must be a positive int, got {channels!r}")
+            raise PadkitValueError(f"channels must be a positive int, got {channels!r}")
         self.channels = channels
         self.seed = int(seed)
 
@@ -292,7 +294,9 @@ def load_data(spec: str, n: int, size: int, *, seed: int = 0) -> Dataset:
     if spec.startswith("synthetic:"):
         return SyntheticImages(spec.split(":", 1)[1], n, size, seed=seed)
     if spec == "synthetic":
-        raise PadkitError(f"data='synthetic' needs a kind: synthetic:KIND with KIND in {', '.join(SYNTHETIC_KINDS)}")
+        raise PadkitValueError(
+            f"data='synthetic' needs a kind: synthetic:KIND with KIND in {', '.join(SYNTHETIC_KINDS)}"
+        )
     return FolderImages(spec, n, size, seed=seed)
 
 
@@ -326,7 +330,7 @@ def parse_normalize(spec: str | Sequence[Sequence[float]] | None) -> tuple[tuple
         except ValueError:
             values = []
         if len(values) < 2 or len(values) % 2:
-            raise PadkitError(
+            raise PadkitValueError(
                 f"normalize={spec!r} is not understood; allowed: imagenet, none, MEAN,STD or M1,..,Mk,S1,..,Sk"
             )
         half = len(values) // 2
@@ -335,9 +339,9 @@ def parse_normalize(spec: str | Sequence[Sequence[float]] | None) -> tuple[tuple
         try:
             mean, std = (tuple(float(v) for v in spec[0]), tuple(float(v) for v in spec[1]))
         except (TypeError, IndexError, ValueError) as exc:
-            raise PadkitError(f"normalize={spec!r} must be a spec string or a (means, stds) pair") from exc
+            raise PadkitValueError(f"normalize={spec!r} must be a spec string or a (means, stds) pair") from exc
         if len(mean) != len(std) or not mean:
-            raise PadkitError(f"normalize={spec!r}: means and stds must have the same, non-zero length")
+            raise PadkitValueError(f"normalize={spec!r}: means and stds must have the same, non-zero length")
     if any(not math.isfinite(s) or s <= 0 for s in std) or any(not math.isfinite(m) for m in mean):
-        raise PadkitError(f"normalize={spec!r}: stds must be finite and > 0, means finite")
+        raise PadkitValueError(f"normalize={spec!r}: stds must be finite and > 0, means finite")
     return mean, std

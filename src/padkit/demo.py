@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ._errors import PadkitError, PadkitTypeError
+from ._errors import PadkitTypeError, PadkitValueError
 from .analysis.audit import METRICS, AuditReport
 from .analysis.plan import Plan
 from .experiments.common import ExperimentResult
@@ -221,9 +221,9 @@ def _check_out_dir(out_dir: Any) -> Path:
         raise PadkitTypeError(f"out_dir must be a str or os.PathLike, got {type(out_dir).__name__}")
     path = Path(out_dir)
     if str(out_dir) == "":
-        raise PadkitError("out_dir must be a folder path, got ''")
+        raise PadkitValueError("out_dir must be a folder path, got ''")
     if path.exists() and not path.is_dir():
-        raise PadkitError(f"out_dir={str(out_dir)!r} exists and is not a folder")
+        raise PadkitValueError(f"out_dir={str(out_dir)!r} exists and is not a folder")
     return path
 
 

@@ -24,7 +24,7 @@ import re
 import torch
 from torch import nn
 
-from ._errors import PadkitError, PadkitTypeError
+from ._errors import PadkitError, PadkitTypeError, PadkitValueError
 
 __all__ = ["load_model", "load_model_meta"]
 
@@ -33,10 +33,10 @@ def _torchvision(name: str) -> nn.Module:
     try:
         import torchvision
     except ImportError as exc:  # pragma: no cover - torchvision is in the dev extras
-        raise PadkitError(f"spec='torchvision:{name}' needs torchvision (pip install 'padkit[vision]')") from exc
+        raise PadkitValueError(f"spec='torchvision:{name}' needs torchvision (pip install 'padkit[vision]')") from exc
     available = torchvision.models.list_models()
     if name not in available:
-        raise PadkitError(
+        raise PadkitValueError(
             f"spec='torchvision:{name}': no such torchvision model; e.g. {', '.join(sorted(available)[:8])}, ..."
         )
     return torchvision.models.get_model(name, weights=None)
@@ -46,9 +46,9 @@ def _timm(name: str) -> nn.Module:
     try:
         import timm
     except ImportError as exc:
-        raise PadkitError(f"spec='timm:{name}' needs timm, which is not installed (pip install timm)") from exc
+        raise PadkitValueError(f"spec='timm:{name}' needs timm, which is not installed (pip install timm)") from exc
     if not timm.is_model(name):
-        raise PadkitError(f"spec='timm:{name}': no such timm model (see timm.list_models())")
+        raise PadkitValueError(f"spec='timm:{name}': no such timm model (see timm.list_models())")
     return timm.create_model(name, pretrained=False)
 
 
@@ -57,10 +57,10 @@ def _factory(spec: str) -> nn.Module:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise PadkitError(f"spec={spec!r}: cannot import module {module_name!r}: {exc}") from exc
+        raise PadkitValueError(f"spec={spec!r}: cannot import module {module_name!r}: {exc}") from exc
     factory = getattr(module, attr, None)
     if factory is None:
-        raise PadkitError(f"spec={spec!r}: module {module_name!r} has no attribute {attr!r}")
+        raise PadkitValueError(f"spec={spec!r}: module {module_name!r} has no attribute {attr!r}")
     obj = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
     if not isinstance(obj, nn.Module):
         raise PadkitTypeError(f"spec={spec!r} gave {type(obj).__name__}, expected a torch.nn.Module")
@@ -79,7 +79,7 @@ def _check_export_archive(path: str) -> None:
     import zipfile
 
     def refuse(why: str) -> PadkitError:
-        return PadkitError(
+        return PadkitValueError(
             f"spec={path!r}: refused: {why}; torch.export.load would unpickle it, and padkit never unpickles "
             "code. Re-export with tensors only, or load the program yourself if you trust the file"
         )
@@ -87,7 +87,7 @@ def _check_export_archive(path: str) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise PadkitError(f"spec={path!r}: not a torch.export program (not a zip archive: {exc})") from exc
+        raise PadkitValueError(f"spec={path!r}: not a torch.export program (not a zip archive: {exc})") from exc
     with archive:
         for name in archive.namelist():
             if name.endswith(("_weights_config.json", "_constants_config.json")):
@@ -113,12 +113,12 @@ def _from_file(path: str) -> nn.Module:
         try:
             program = torch.export.load(path)
         except Exception as exc:
-            raise PadkitError(f"spec={path!r}: not a torch.export program: {exc}") from exc
+            raise PadkitValueError(f"spec={path!r}: not a torch.export program: {exc}") from exc
         return program.module()
     try:
         return torch.jit.load(path, map_location="cpu")
     except Exception as exc:
-        raise PadkitError(
+        raise PadkitValueError(
             f"spec={path!r}: not a TorchScript archive ({exc}); padkit never unpickles whole models. Save "
             "it with torch.jit.script(model).save(...) or torch.export, or a factory spec + --weights"
         ) from exc
@@ -126,26 +126,28 @@ def _from_file(path: str) -> nn.Module:
 
 def _load_weights(model: nn.Module, weights: str) -> None:
     if not os.path.isfile(weights):
-        raise PadkitError(f"weights={weights!r}: no such file")
+        raise PadkitValueError(f"weights={weights!r}: no such file")
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if ln.strip()]
         why = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported operand" in ln), lines[0] if lines else "")
-        raise PadkitError(
+        raise PadkitValueError(
             f"weights={weights!r} was refused: it is not a plain state_dict (padkit loads only tensors and plain "
             f"containers, with weights_only=True: never objects, which could run code; nor non-torch files). "
             f"Details: {why}"
         ) from exc
     except Exception as exc:
-        raise PadkitError(
+        raise PadkitValueError(
             f"weights={weights!r} could not be read as a state_dict: {type(exc).__name__}: "
             f"{str(exc) or 'the file is empty or truncated'}"
         ) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise PadkitError(f"weights={weights!r}: expected a state_dict (a dict of tensors), got {type(state).__name__}")
+        raise PadkitValueError(
+            f"weights={weights!r}: expected a state_dict (a dict of tensors), got {type(state).__name__}"
+        )
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -165,7 +167,7 @@ def _load_weights(model: nn.Module, weights: str) -> None:
         parts.append(f"{len(unexpected)} unexpected ({some(unexpected)})" if unexpected else "")
         parts.append(f"{len(shapes)} of another shape ({some(shapes)})" if shapes else "")
         detail = "; ".join(p for p in parts if p) or " ".join(str(exc).split())[:300]
-        raise PadkitError(f"weights={weights!r} do not fit the model: {detail}") from exc
+        raise PadkitValueError(f"weights={weights!r} do not fit the model: {detail}") from exc
 
 
 def load_model(spec: str, weights: str | None = None) -> nn.Module:
@@ -198,14 +200,14 @@ def load_model(spec: str, weights: str | None = None) -> nn.Module:
             model = _timm(spec.split(":", 1)[1])
     elif spec.endswith((".pt", ".pth", ".pt2")) or os.path.isfile(spec):
         if not os.path.isfile(spec):
-            raise PadkitError(f"spec={spec!r}: no such file")
+            raise PadkitValueError(f"spec={spec!r}: no such file")
         model = _from_file(spec)
     elif ":" in spec and all(part.isidentifier() for part in spec.split(":", 1)[0].split(".")):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             model = _factory(spec)
     else:
-        raise PadkitError(
+        raise PadkitValueError(
             f"spec={spec!r}: expected 'torchvision:NAME', 'timm:NAME', 'package.module:factory' or a path to a "
             "TorchScript (.pt/.pth) or torch.export (.pt2) file"
         )

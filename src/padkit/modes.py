@@ -1,6 +1,13 @@
 """The one place where padding-mode names and aliases become canonical modes.
 
-Every other module in padkit calls :func:`canonical_mode` on user input and from then on only sees canonical names.
+Two vocabularies, one table each:
+
+* **pad modes** (:func:`canonical_mode`, for :func:`padkit.pad`, which follows ``F.pad``): zero padding is
+  ``constant``.
+* **layer modes** (:func:`layer_mode`, for layers, :func:`padkit.convert`, plan, audit, experiments and every report):
+  zero padding is ``zeros``, PyTorch's spelling for ``nn.Conv2d(padding_mode=...)``; ``constant`` stays ``constant``
+  (a fill value other than 0 is its option). A layer's ``padding_mode`` reads back as the user gave it (aliases and
+  case aside), and :func:`pad_mode_of` turns it into the pad mode the functional core runs.
 
 Canonical names follow NumPy's ``np.pad`` except where PyTorch's name is the one CNN users type
 (``replicate`` for NumPy's ``edge``, ``circular`` for NumPy's ``wrap``). See ``docs/pad.md`` for the table of
@@ -12,22 +19,36 @@ Example:
     'constant'
     >>> canonical_mode("edge")
     'replicate'
+    >>> layer_mode("zeros"), pad_mode_of("zeros")
+    ('zeros', 'constant')
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from functools import lru_cache
+from typing import Any, Mapping
 
-from ._errors import PadkitError, PadkitTypeError
+import numpy as np
+
+from ._errors import PadkitTypeError, PadkitValueError
 
 __all__ = [
     "ALIASES",
+    "COPY_MODES",
+    "LAYER_ALIASES",
     "LAYER_MODES",
     "MODE_OPTIONS",
     "NEEDS_DATA",
+    "NUMPY_NAMES",
     "PAD_MODES",
     "TORCH_NATIVE",
+    "ZERO_LIKE",
     "canonical_mode",
+    "check_options",
+    "index_map",
+    "is_zero_fill",
+    "layer_mode",
+    "pad_mode_of",
 ]
 
 #: Every mode ``padkit.pad`` implements (canonical names).
@@ -45,8 +66,10 @@ PAD_MODES: tuple[str, ...] = (
     "empty",
 )
 
-#: Modes a padkit layer accepts: every pad mode that makes sense inside a network, plus partial convolution.
+#: Modes a padkit layer accepts (layer vocabulary): every pad mode that makes sense inside a network, ``zeros``
+#: (PyTorch's name for constant 0), and partial convolution.
 LAYER_MODES: tuple[str, ...] = (
+    "zeros",
     "constant",
     "reflect",
     "symmetric",
@@ -68,8 +91,37 @@ ALIASES: Mapping[str, str] = {
     "wrap": "circular",
 }
 
+#: Other spellings of layer modes. ``zeros`` is itself a layer mode, so it is no alias there.
+LAYER_ALIASES: Mapping[str, str] = {
+    "zero": "zeros",
+    "edge": "replicate",
+    "wrap": "circular",
+}
+
+#: Modes whose padded values are copies of input samples: one source index per padded position (:func:`index_map`).
+COPY_MODES: frozenset[str] = frozenset({"reflect", "symmetric", "replicate", "circular"})
+
+#: Layer modes that pad with zeros before the convolution (partial convolution rescales after it).
+ZERO_LIKE: frozenset[str] = frozenset({"zeros", "constant", "partial"})
+
+#: Canonical pad mode -> ``np.pad``'s name.
+NUMPY_NAMES: Mapping[str, str] = {
+    "constant": "constant",
+    "reflect": "reflect",
+    "symmetric": "symmetric",
+    "replicate": "edge",
+    "circular": "wrap",
+    "linear_ramp": "linear_ramp",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "mean": "mean",
+    "median": "median",
+    "empty": "empty",
+}
+
 #: The keyword options each mode accepts (NumPy's names); anything else is an error, never ignored.
 MODE_OPTIONS: Mapping[str, frozenset[str]] = {
+    "zeros": frozenset(),
     "constant": frozenset({"value", "constant_values"}),
     "reflect": frozenset({"reflect_type"}),
     "symmetric": frozenset({"reflect_type"}),
@@ -98,8 +150,19 @@ TORCH_NATIVE: Mapping[str, str] = {
 }
 
 
+def _normalise(mode: object, argname: str) -> str:
+    if not isinstance(mode, str):
+        raise PadkitTypeError(f"{argname}={mode!r} ({type(mode).__name__}): expected a padding mode name (str)")
+    return mode.strip().lower().replace("-", "_")
+
+
+def _unknown(mode: str, argname: str, allowed: tuple[str, ...], aliases: Mapping[str, str]) -> PadkitValueError:
+    names = sorted(set(allowed) | {a for a, c in aliases.items() if c in allowed})
+    return PadkitValueError(f"{argname}={mode!r}: expected a padding mode here, one of {', '.join(names)}")
+
+
 def canonical_mode(mode: object, *, argname: str = "mode", allowed: tuple[str, ...] = PAD_MODES) -> str:
-    """Resolve a mode name or alias to its canonical name.
+    """Resolve a pad-mode name or alias to its canonical name (``zeros`` becomes ``constant``, as in ``F.pad``).
 
     Args:
         mode: a canonical name or an alias (``zeros``, ``edge``, ``wrap``), case-insensitive.
@@ -113,11 +176,68 @@ def canonical_mode(mode: object, *, argname: str = "mode", allowed: tuple[str, .
         TypeError: ``mode`` is not a string.
         ValueError: ``mode`` is not a known name, or not one of ``allowed``.
     """
-    if not isinstance(mode, str):
-        raise PadkitTypeError(f"{argname} must be a str, got {type(mode).__name__} {mode!r}")
-    key = mode.strip().lower().replace("-", "_")
+    key = _normalise(mode, argname)
     key = ALIASES.get(key, key)
     if key not in allowed:
-        names = sorted(set(allowed) | {a for a, c in ALIASES.items() if c in allowed})
-        raise PadkitError(f"{argname}={mode!r} is not a padding mode here; allowed: {', '.join(names)}")
+        raise _unknown(mode, argname, allowed, ALIASES)  # type: ignore[arg-type]
     return key
+
+
+def layer_mode(mode: object, *, argname: str = "padding_mode", allowed: tuple[str, ...] = LAYER_MODES) -> str:
+    """Resolve a layer-mode name or alias (``zero``, ``edge``, ``wrap``) to its layer name; ``zeros`` stays ``zeros``.
+
+    Example:
+        >>> layer_mode("Wrap"), layer_mode("constant")
+        ('circular', 'constant')
+    """
+    key = _normalise(mode, argname)
+    key = LAYER_ALIASES.get(key, key)
+    if key not in allowed:
+        raise _unknown(mode, argname, allowed, LAYER_ALIASES)  # type: ignore[arg-type]
+    return key
+
+
+def pad_mode_of(mode: str) -> str:
+    """The pad mode a layer mode runs: ``zeros`` and ``partial`` pad with ``constant`` (0), others are themselves."""
+    return "constant" if mode in ZERO_LIKE else mode
+
+
+def is_zero_fill(mode: str, options: Mapping[str, Any] | None = None) -> bool:
+    """Whether a (pad or layer) mode with these options pads with the value 0 (``partial`` excluded)."""
+    if mode == "zeros":
+        return True
+    if mode != "constant":
+        return False
+    opts = options or {}
+    value = opts.get("value", opts.get("constant_values", 0))
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
+
+
+def check_options(mode: str, options: Mapping[str, Any] | None, argname: str = "padding_options") -> dict[str, Any]:
+    """``options`` as a dict, if it holds only keywords ``mode`` accepts (:data:`MODE_OPTIONS`)."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise PadkitTypeError(f"{argname}={options!r} ({type(options).__name__}): expected a mapping or None")
+    allowed = MODE_OPTIONS.get(mode, frozenset())
+    bad = sorted(set(options) - allowed)
+    if bad:
+        raise PadkitValueError(
+            f"{argname}={dict(options)!r}: padding_mode={mode!r} does not accept {bad}; "
+            f"expected {sorted(allowed) or 'no options'}"
+        )
+    return dict(options)
+
+
+@lru_cache(maxsize=4096)
+def index_map(size: int, before: int, after: int, mode: str) -> tuple[int, ...]:
+    """Source index of every position of one padded dimension, for a copy mode (:data:`COPY_MODES`).
+
+    The table is ``np.pad(arange(size), (before, after), mode)``, so the extension (any width, periodic beyond the
+    input) is NumPy's by construction. Widths are ``>= 0``.
+
+    Example:
+        >>> index_map(4, 2, 1, "reflect")
+        (2, 1, 0, 1, 2, 3, 2)
+    """
+    return tuple(np.pad(np.arange(size), (before, after), mode=NUMPY_NAMES[mode]).tolist())  # type: ignore[call-overload]

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._errors import PadkitError, PadkitTypeError
+from ._errors import PadkitTypeError, PadkitValueError
 from .modes import MODE_OPTIONS, NEEDS_DATA, TORCH_NATIVE, canonical_mode
 
 __all__ = ["numpy_pad", "pad"]
@@ -86,9 +86,9 @@ def _parse_pad(pad: object, ndim: int) -> tuple[int, ...]:
     else:
         values = tuple(_as_int(v, "pad") for v in pad)
     if len(values) % 2:
-        raise PadkitError(f"pad={values!r} has odd length {len(values)}; allowed: an even length up to {2 * ndim}")
+        raise PadkitValueError(f"pad={values!r} has odd length {len(values)}; allowed: an even length up to {2 * ndim}")
     if len(values) > 2 * ndim:
-        raise PadkitError(
+        raise PadkitValueError(
             f"pad={values!r} has length {len(values)} but the input has {ndim} dimension(s); "
             f"allowed: an even length up to {2 * ndim}"
         )
@@ -116,7 +116,7 @@ def _per_side(value: object, flat_len: int, ndim: int, argname: str, fill: Any =
         elif len(items) == flat_len:
             flat = items
         else:
-            raise PadkitError(
+            raise PadkitValueError(
                 f"{argname}={value!r} has {len(items)} entries; allowed: a scalar, a (before, after) pair, "
                 f"or one entry per pad entry ({flat_len})"
             )
@@ -139,7 +139,7 @@ def _parse_stat_length(value: object, flat_len: int, ndim: int) -> tuple[tuple[i
     for before, after in pairs:
         b, a = _as_int(before, "stat_length"), _as_int(after, "stat_length")
         if b < 1 or a < 1:
-            raise PadkitError(f"stat_length={value!r} holds a value below 1; allowed: None or integers >= 1")
+            raise PadkitValueError(f"stat_length={value!r} holds a value below 1; allowed: None or integers >= 1")
         out.append((b, a))
     return tuple(out)
 
@@ -371,7 +371,7 @@ def _odd_reflect_dim(x: torch.Tensor, d: int, before: int, after: int, symmetric
 def _check_needs_data(x: torch.Tensor, widths: Widths, mode: str) -> None:
     for d, (b, a) in enumerate(widths):
         if x.shape[d] == 0 and (b > 0 or a > 0):
-            raise PadkitError(
+            raise PadkitValueError(
                 f"mode={mode!r} reads the data to pad, but dimension {d} of the (cropped) input {tuple(x.shape)} "
                 f"is empty and pad asks for ({b}, {a}) there; allowed: modes 'constant' or 'empty' for empty dimensions"
             )
@@ -384,7 +384,7 @@ def _crop(x: torch.Tensor, widths: Widths) -> tuple[torch.Tensor, Widths]:
         if cb or ca:
             keep = x.shape[d] - cb - ca
             if keep < 0:
-                raise PadkitError(
+                raise PadkitValueError(
                     f"pad crops {cb + ca} element(s) from dimension {d} of size {x.shape[d]} (widths ({b}, {a})); "
                     f"allowed: negative widths that crop at most the whole dimension"
                 )
@@ -452,18 +452,18 @@ def _pad(
     allowed = MODE_OPTIONS[mode]
     for key in options:
         if key not in allowed or key == "value":  # `value` is the named argument, never an option
-            raise PadkitError(
+            raise PadkitValueError(
                 f"option {key}={options[key]!r} does not belong to mode={mode!r}; "
                 f"allowed: {', '.join(sorted(allowed - {'value'})) or 'no options'}"
             )
     if value is not None and mode != "constant":
-        raise PadkitError(f"value={value!r} is only for mode='constant', got mode={mode!r}")
+        raise PadkitValueError(f"value={value!r} is only for mode='constant', got mode={mode!r}")
     ndim = input.dim()
     widths = _widths_from_flat(flat, ndim)
 
     if mode in ("constant", "empty"):
         if "constant_values" in options and value is not None:
-            raise PadkitError(
+            raise PadkitValueError(
                 f"value={value!r} and constant_values={options['constant_values']!r} given together; allowed: one"
             )
         cval = options.get("constant_values", value)
@@ -495,7 +495,7 @@ def _pad(
     if mode in ("reflect", "symmetric"):
         rtype = options.get("reflect_type", "even")
         if rtype not in ("even", "odd"):
-            raise PadkitError(f"reflect_type={rtype!r} is not allowed; allowed: 'even', 'odd'")
+            raise PadkitValueError(f"reflect_type={rtype!r} is not allowed; allowed: 'even', 'odd'")
         if rtype == "odd":
             for d, (b, a) in enumerate(pos):
                 if b or a:
@@ -683,7 +683,7 @@ def _numpy_pairs(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
         for axis, width in pad_width.items():
             ax = _as_int(axis, "pad_width axis")
             if not -ndim <= ax < ndim:
-                raise PadkitError(f"pad_width has axis {axis!r}; allowed: axes in [{-ndim}, {ndim})")
+                raise PadkitValueError(f"pad_width has axis {axis!r}; allowed: axes in [{-ndim}, {ndim})")
             if isinstance(width, tuple) and len(width) == 2:
                 seq[ax % ndim] = (_as_int(width[0], "pad_width"), _as_int(width[1], "pad_width"))
             else:
@@ -696,7 +696,7 @@ def _numpy_pairs(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
     pairs = _broadcast_pairs(arr, ndim, "pad_width")
     for b, a in pairs:
         if b < 0 or a < 0:
-            raise PadkitError(f"pad_width={pad_width!r} holds a negative width; allowed: non-negative integers")
+            raise PadkitValueError(f"pad_width={pad_width!r} holds a negative width; allowed: non-negative integers")
     return [(int(b), int(a)) for b, a in pairs]
 
 
@@ -712,7 +712,7 @@ def _broadcast_pairs(arr: np.ndarray, ndim: int, argname: str) -> list[tuple[Any
     try:
         return [tuple(p) for p in np.broadcast_to(arr, (ndim, 2)).tolist()]
     except ValueError:
-        raise PadkitError(
+        raise PadkitValueError(
             f"{argname} has shape {arr.shape}; allowed: a scalar, a pair, or one (before, after) pair per axis ({ndim})"
         ) from None
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitError, PadkitTypeError
+from .._errors import PadkitError, PadkitTypeError, PadkitValueError
 from ._plan_trace import LayerRecord, ModelHooks, StopTrace, Trace, run_trace
 
 __all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "plan"]
@@ -120,14 +120,18 @@ class Plan:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise PadkitError(f"name={name!r} is not a layer of this plan; layers: {[x.name for x in self.layers][:20]}...")
+        raise PadkitValueError(
+            f"name={name!r} is not a layer of this plan; layers: {[x.name for x in self.layers][:20]}..."
+        )
 
     def reach(self, name: str) -> tuple[np.ndarray, ...]:
         """Per spatial dim, a bool array over the output positions of layer ``name``: True where the receptive field
         of that row/column touches padding (the N-D map is the OR over dims, see :meth:`border_band`)."""
         layer = self.layer(name)
         if name not in self._reach:
-            raise PadkitError(f"the padding reach of layer {name!r} ({layer.kind}) is unknown: {self._why_unknown()}")
+            raise PadkitValueError(
+                f"the padding reach of layer {name!r} ({layer.kind}) is unknown: {self._why_unknown()}"
+            )
         return self._reach[name]
 
     def border_band(self, name: str) -> torch.Tensor:
@@ -198,7 +202,7 @@ def _meta_copy(model: nn.Module) -> nn.Module:
         try:
             clone = copy.deepcopy(model).to("meta")
         except Exception:
-            raise PadkitError(f"model={type(model).__name__} cannot be copied for planning: {exc}") from exc
+            raise PadkitValueError(f"model={type(model).__name__} cannot be copied for planning: {exc}") from exc
     with contextlib.suppress(NotImplementedError):  # torch.export modules: frozen as exported
         clone.train(False)
     return clone
@@ -218,7 +222,7 @@ def _parse_size(input_size: Union[int, Sequence[int]], rank: int) -> tuple[int, 
         )
     size = (int(input_size),) * rank if isinstance(input_size, int) else tuple(input_size)
     if not 1 <= len(size) <= 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size):
-        raise PadkitError(f"input_size={input_size!r}: expected 1 to 3 positive ints (the spatial size)")
+        raise PadkitValueError(f"input_size={input_size!r}: expected 1 to 3 positive ints (the spatial size)")
     return size
 
 
@@ -238,7 +242,7 @@ def _run(
     except (PadkitError, PadkitTypeError):
         raise
     except Exception as exc:
-        raise PadkitError(
+        raise PadkitValueError(
             f"input_size={size} (channels={channels}): the model's forward failed on the meta device: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
@@ -375,10 +379,10 @@ def plan(
     size = _parse_size(input_size, rank)
     if in_channels is not None:
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-            raise PadkitError(f"in_channels={in_channels!r}: expected a positive int")
+            raise PadkitValueError(f"in_channels={in_channels!r}: expected a positive int")
         channels = in_channels
     if isinstance(search, bool) or not isinstance(search, int) or search < 0:
-        raise PadkitError(f"search={search!r}: expected an int >= 0")
+        raise PadkitValueError(f"search={search!r}: expected an int >= 0")
     meta_model = _meta_copy(model)
     trace = _run(meta_model, size, channels, maps=True)
     layers = tuple(_layer(r) for r in trace.layers)

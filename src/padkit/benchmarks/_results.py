@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Budget", "CaseResult", "Machine", "Ratio", "Report", "VariantResult"]
 
@@ -186,7 +186,7 @@ class Report:
         current = data.get("format") == FORMAT_VERSION and data.get("kind") == FORMAT
         legacy = data.get("format") == FORMAT and data.get("version") == FORMAT_VERSION  # files written before
         if not (current or legacy):
-            raise PadkitError(
+            raise PadkitValueError(
                 f"data has format={data.get('format')!r} kind={data.get('kind')!r}; "
                 f"expected format {FORMAT_VERSION} kind {FORMAT!r}"
             )

@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .._errors import PadkitError, PadkitTypeError
+from .._errors import PadkitTypeError, PadkitValueError
 from ._harness import current_load, machine_info, peak_memory_cuda, time_interleaved
 from ._results import Budget, CaseResult, Ratio, Report, VariantResult
 from ._suites import BUILDERS, SUITES, CaseSpec, cases_for
@@ -25,7 +25,7 @@ def _resolve_suites(suites: Sequence[str]) -> tuple[str, ...]:
     allowed = (*SUITES, "all")
     for s in suites:
         if s not in allowed:
-            raise PadkitError(f"suites contains {s!r}; allowed: {', '.join(allowed)}")
+            raise PadkitValueError(f"suites contains {s!r}; allowed: {', '.join(allowed)}")
     if not suites or "all" in suites:
         return SUITES
     return tuple(s for s in SUITES if s in suites)
@@ -35,11 +35,11 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise PadkitError(f"device={device!r} is not a torch device; allowed: cpu, cuda") from exc
+        raise PadkitValueError(f"device={device!r} is not a torch device; allowed: cpu, cuda") from exc
     if dev.type not in ("cpu", "cuda"):
-        raise PadkitError(f"device={device!r} is not supported; allowed: cpu, cuda")
+        raise PadkitValueError(f"device={device!r} is not supported; allowed: cpu, cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PadkitError(f"device={device!r} but CUDA is not available here; allowed: cpu")
+        raise PadkitValueError(f"device={device!r} but CUDA is not available here; allowed: cpu")
     return dev
 
 
@@ -129,11 +129,11 @@ def run_benchmarks(
     names = _resolve_suites(suites)
     dev = _resolve_device(device)
     if repeats is not None and (isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1):
-        raise PadkitError(f"repeats={repeats!r} must be a positive int")
+        raise PadkitValueError(f"repeats={repeats!r} must be a positive int")
     if warmup is not None and (isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0):
-        raise PadkitError(f"warmup={warmup!r} must be a non-negative int")
+        raise PadkitValueError(f"warmup={warmup!r} must be a non-negative int")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise PadkitError(f"threads={threads!r} must be a positive int")
+        raise PadkitValueError(f"threads={threads!r} must be a positive int")
     saved_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from ._types import int_at_least
 
 __all__ = ["HELP", "add_arguments", "parse_fail_above", "run"]
@@ -35,7 +35,7 @@ def parse_fail_above(items: list[str]) -> list[tuple[str, float]]:
         except ValueError:
             threshold = math.nan
         if not sep or metric not in METRICS or not math.isfinite(threshold):
-            raise PadkitError(f"--fail-above={item!r}: expected METRIC=VALUE with METRIC in {', '.join(METRICS)}")
+            raise PadkitValueError(f"--fail-above={item!r}: expected METRIC=VALUE with METRIC in {', '.join(METRICS)}")
         out.append((metric, threshold))
     return out
 
@@ -109,18 +109,18 @@ def run(args: argparse.Namespace) -> int:
         try:
             border = int(border)
         except ValueError:
-            raise PadkitError(f"--border={args.border!r}: expected auto or a width in pixels") from None
+            raise PadkitValueError(f"--border={args.border!r}: expected auto or a width in pixels") from None
     modes = None if args.modes is None else [m for m in args.modes.split(",") if m.strip()]
     layers = None if args.layers is None else [n for n in args.layers.split(",") if n.strip()]
     if not 0 <= args.seed < 2**32:
-        raise PadkitError(f"--seed={args.seed}: expected an int from 0 to 2**32 - 1")
+        raise PadkitValueError(f"--seed={args.seed}: expected an int from 0 to 2**32 - 1")
     if args.device is not None:
         try:
             dev = torch.device(args.device)
         except RuntimeError:
-            raise PadkitError(f"--device={args.device!r}: not a device; allowed: cpu, cuda, cuda:N") from None
+            raise PadkitValueError(f"--device={args.device!r}: not a device; allowed: cpu, cuda, cuda:N") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise PadkitError(f"--device={args.device!r}: CUDA is not available here; allowed: cpu")
+            raise PadkitValueError(f"--device={args.device!r}: CUDA is not available here; allowed: cpu")
     started, device = _init_distributed(args.device)
     try:
         model = load_model(args.model, args.weights)

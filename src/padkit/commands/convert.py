@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -39,14 +39,14 @@ def run(args: argparse.Namespace) -> int:
     size = parse_input_size(args.input_size) if args.input_size else None  # bad input before any output
     model = load_model(args.model, args.weights)  # already in eval mode (torch.export modules refuse .eval())
     if isinstance(model, torch.jit.ScriptModule):
-        raise PadkitError(
+        raise PadkitValueError(
             f"MODEL={args.model!r} is TorchScript: its layers are compiled and cannot be replaced; allowed: a "
             "torchvision:/timm: spec, a package.module:factory (with --weights), or a torch.export .pt2 file"
         )
     if isinstance(model, torch.fx.GraphModule) and not any(
         isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules()
     ):
-        raise PadkitError(
+        raise PadkitValueError(
             f"MODEL={args.model!r} is a torch.export program: its convolutions are graph ops, not layers, so there is "
             "nothing to replace; allowed: a torchvision:/timm: spec or a package.module:factory (with --weights)"
         )

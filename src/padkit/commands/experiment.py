@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from ._types import int_at_least
 
 __all__ = ["HELP", "NAMES", "add_arguments", "run"]
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             print(_list())
         return EXIT_OK
     if args.name not in EXPERIMENTS:
-        raise PadkitError(f"NAME={args.name!r} is not an experiment; choose one of {[*EXPERIMENTS, 'list']}")
+        raise PadkitValueError(f"NAME={args.name!r} is not an experiment; choose one of {[*EXPERIMENTS, 'list']}")
     config_cls, run_fn = EXPERIMENTS[args.name]
     overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None}
     config = dataclasses.replace(config_cls(), **overrides)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from .common import ExperimentResult, check_positive_int, conv2d, environment, stat
 
 __all__ = [
@@ -48,7 +48,7 @@ _BAND = 3
 def heat_step(u: np.ndarray, bc: str, steps: int = 1, r: float = _R) -> np.ndarray:
     """Advance ``u`` ``(..., H, W)`` by ``steps`` explicit heat-equation steps with ghost cells for ``bc``."""
     if bc not in BOUNDARY_CONDITIONS:
-        raise PadkitError(f"bc={bc!r} is not one of {list(BOUNDARY_CONDITIONS)}")
+        raise PadkitValueError(f"bc={bc!r} is not one of {list(BOUNDARY_CONDITIONS)}")
     u = np.asarray(u, dtype=np.float64)
     width = [(0, 0)] * (u.ndim - 2) + [(1, 1), (1, 1)]
     for _ in range(steps):
@@ -130,10 +130,10 @@ class BoundaryConfig:
             check_positive_int(name, getattr(self, name))
         for m in self.modes:
             if m not in BOUNDARY_MODES:
-                raise PadkitError(f"modes: {m!r} is not one of {BOUNDARY_MODES}")
+                raise PadkitValueError(f"modes: {m!r} is not one of {BOUNDARY_MODES}")
         for c in self.conditions:
             if c not in BOUNDARY_CONDITIONS:
-                raise PadkitError(f"conditions: {c!r} is not one of {list(BOUNDARY_CONDITIONS)}")
+                raise PadkitValueError(f"conditions: {c!r} is not one of {list(BOUNDARY_CONDITIONS)}")
 
 
 def run_boundary(config: BoundaryConfig | None = None, *, progress: bool = True) -> ExperimentResult:

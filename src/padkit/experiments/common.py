@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitError, PadkitTypeError
+from .._errors import PadkitTypeError, PadkitValueError
 
 __all__ = [
     "JSON_FORMAT",
@@ -83,7 +83,7 @@ def stat(values: Iterable[float]) -> Stat:
     """
     vals = tuple(float(v) for v in values)
     if not vals:
-        raise PadkitError("stat(values): values is empty; need at least one number")
+        raise PadkitValueError("stat(values): values is empty; need at least one number")
     arr = np.asarray(vals, dtype=np.float64)
     std = float(arr.std(ddof=1)) if len(vals) > 1 else 0.0
     return Stat(mean=float(arr.mean()), std=std, values=vals)
@@ -126,7 +126,7 @@ def compare_paired(
     a = np.asarray(variant, dtype=np.float64)
     b = np.asarray(baseline, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
-        raise PadkitError(f"compare_paired: variant has shape {a.shape} and baseline {b.shape}; need equal 1-D")
+        raise PadkitValueError(f"compare_paired: variant has shape {a.shape} and baseline {b.shape}; need equal 1-D")
     d = a - b
     n = len(d)
     mean = float(d.mean())
@@ -368,7 +368,7 @@ def photographs(names: Sequence[str] = PHOTOGRAPHS) -> list[np.ndarray]:
         if name not in _PHOTO_CACHE:
             fn = getattr(skimage.data, name, None)
             if fn is None:
-                raise PadkitError(f"photographs(names): {name!r} is not a scikit-image sample image")
+                raise PadkitValueError(f"photographs(names): {name!r} is not a scikit-image sample image")
             img = np.asarray(fn())
             if img.ndim == 2:
                 img = np.repeat(img[..., None], 3, axis=2)
@@ -392,7 +392,7 @@ def photo_patches(
         h, w = (img.shape[0] // scale) * scale, (img.shape[1] // scale) * scale
         small = img[:h, :w].astype(np.float32).reshape(h // scale, scale, w // scale, scale, 3).mean(axis=(1, 3))
         if min(small.shape[:2]) < size:
-            raise PadkitError(f"photo_patches: size={size} exceeds a photograph downsampled by scale={scale}")
+            raise PadkitValueError(f"photo_patches: size={size} exceeds a photograph downsampled by scale={scale}")
         imgs.append(small)
     y = rng.integers(0, len(imgs), size=n)
     x = np.empty((n, 3, size, size), dtype=np.float32)
@@ -413,7 +413,7 @@ def digits_on_canvas(n: int, canvas: int, rng: np.random.Generator) -> tuple[tor
     from sklearn.datasets import load_digits
 
     if canvas < 8:
-        raise PadkitError(f"digits_on_canvas: canvas={canvas} is smaller than a digit (8)")
+        raise PadkitValueError(f"digits_on_canvas: canvas={canvas} is smaller than a digit (8)")
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)
     idx = rng.integers(0, len(images), size=n)
@@ -463,7 +463,7 @@ def train_classifier(
         ``{"epochs_run", "best_epoch", "best_val", "seconds"}``; ``model`` holds the best weights on return.
     """
     if epochs < 1:
-        raise PadkitError(f"train_classifier: epochs={epochs}; need >= 1")
+        raise PadkitValueError(f"train_classifier: epochs={epochs}; need >= 1")
     from tqdm.auto import tqdm
 
     opt = optimizer(model.parameters())
@@ -506,5 +506,5 @@ def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise PadkitTypeError(f"{name}={value!r} must be an int >= {minimum}")
     if value < minimum:
-        raise PadkitError(f"{name}={value!r} must be >= {minimum}")
+        raise PadkitValueError(f"{name}={value!r} must be >= {minimum}")
     return int(value)

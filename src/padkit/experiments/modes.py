@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from .common import (
     Comparison,
     ExperimentResult,
@@ -74,7 +74,7 @@ def make_dataset(name: str, n: int, rng: np.random.Generator) -> tuple[torch.Ten
     if name == "photos":
         x, y = photo_patches(n, 32, rng)
         return x, y, 6
-    raise PadkitError(f"dataset {name!r} is not one of {DATASETS}")
+    raise PadkitValueError(f"dataset {name!r} is not one of {DATASETS}")
 
 
 def audit_figures(
@@ -115,10 +115,10 @@ class ModesConfig:
             check_positive_int(name, getattr(self, name))
         for m in self.modes:
             if m not in MODES:
-                raise PadkitError(f"modes: {m!r} is not one of {MODES}")
+                raise PadkitValueError(f"modes: {m!r} is not one of {MODES}")
         for d in self.datasets:
             if d not in DATASETS:
-                raise PadkitError(f"datasets: {d!r} is not one of {DATASETS}")
+                raise PadkitValueError(f"datasets: {d!r} is not one of {DATASETS}")
 
 
 def run_modes(config: ModesConfig | None = None, *, progress: bool = True) -> ExperimentResult:

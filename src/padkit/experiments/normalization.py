@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from .common import ExperimentResult, accuracy, check_positive_int, environment, photo_patches, stat, train_classifier
 from .modes import SmallCNN
 
@@ -75,7 +75,7 @@ class NormalizationConfig:
             check_positive_int(name, getattr(self, name))
         for s in self.settings:
             if s not in NORMALIZATION_SETTINGS:
-                raise PadkitError(f"settings: {s!r} is not one of {list(NORMALIZATION_SETTINGS)}")
+                raise PadkitValueError(f"settings: {s!r} is not one of {list(NORMALIZATION_SETTINGS)}")
 
 
 def run_normalization(config: NormalizationConfig | None = None, *, progress: bool = True) -> ExperimentResult:

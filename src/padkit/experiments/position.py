@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from .common import (
     ExperimentResult,
     check_positive_int,
@@ -93,7 +93,7 @@ def spearman_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor
         ``(N,)`` float64 correlations; 0 where either side is constant over the image (correlation undefined).
     """
     if pred.ndim != 3:
-        raise PadkitError(f"spearman_per_image: pred has shape {tuple(pred.shape)}; need (N, H, W)")
+        raise PadkitValueError(f"spearman_per_image: pred has shape {tuple(pred.shape)}; need (N, H, W)")
     target = target.expand_as(pred)
     rp = _ranks(pred.reshape(len(pred), -1).double())
     rt = _ranks(target.reshape(len(pred), -1).double())
@@ -154,7 +154,7 @@ def _fit_readout(feats: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-3
     readout.weight.copy_(w[:-1].t().reshape(len(targets), c, 3, 3))
     bias = readout.bias
     if bias is None:  # pragma: no cover - bias=True above
-        raise PadkitError("readout has no bias")
+        raise PadkitValueError("readout has no bias")
     bias.copy_(w[-1])
     return readout
 
@@ -178,7 +178,7 @@ class PositionConfig:
         check_positive_int("size", self.size, 16)
         for m in self.modes:
             if m not in POSITION_MODES:
-                raise PadkitError(f"modes: {m!r} is not one of {POSITION_MODES}")
+                raise PadkitValueError(f"modes: {m!r} is not one of {POSITION_MODES}")
 
 
 def run_position(config: PositionConfig | None = None, *, progress: bool = True) -> ExperimentResult:

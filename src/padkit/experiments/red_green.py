@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
 from .common import ExperimentResult, accuracy, check_positive_int, conv2d, environment, stat, train_classifier
 
 __all__ = [
@@ -82,7 +82,7 @@ def red_green_data(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torc
 def shift_dissimilar(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The dissimilar test set ``(N, 3, 32, 32)``: class-0 images moved down 16 rows, class-1 images up 16 rows."""
     if x.ndim != 4 or x.shape[-2] != _SIZE:
-        raise PadkitError(f"shift_dissimilar: x has shape {tuple(x.shape)}; need (N, C, 32, 32)")
+        raise PadkitValueError(f"shift_dissimilar: x has shape {tuple(x.shape)}; need (N, C, 32, 32)")
     out = torch.zeros_like(x)
     down, up = y == 0, y == 1
     out[down, :, _SHIFT:, :] = x[down, :, : _SIZE - _SHIFT, :]
@@ -125,7 +125,7 @@ class RedGreenConfig:
             check_positive_int(name, getattr(self, name))
         for v in self.variants:
             if v not in RED_GREEN_VARIANTS:
-                raise PadkitError(f"variants: {v!r} is not one of {sorted(RED_GREEN_VARIANTS)}")
+                raise PadkitValueError(f"variants: {v!r} is not one of {sorted(RED_GREEN_VARIANTS)}")
 
 
 def run_red_green(config: RedGreenConfig | None = None, *, progress: bool = True) -> ExperimentResult:

@@ -11,10 +11,12 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._errors import PadkitError, PadkitTypeError
+from .._errors import PadkitTypeError, PadkitValueError
+from .._validate import ntuple
+from ..geometry import PaddingArg, PaddingSpec, parse_padding, resolve_padding
 from ..modes import LAYER_MODES, canonical_mode
+from ..modes import check_options as validate_options
 from . import functional as PF
-from ._config import PaddingArg, PaddingSpec, ntuple, parse_padding, resolve_padding, validate_options
 
 __all__ = [
     "PadConv1d",
@@ -41,7 +43,7 @@ def _check_spatial(size: Sequence[int], nd: int) -> tuple[int, ...]:
         or len(size) != nd
         or any(not isinstance(v, int) or v < 0 for v in size)
     ):
-        raise PadkitError(f"input_spatial_size must be {nd} non-negative ints, got {size!r}")
+        raise PadkitValueError(f"input_spatial_size must be {nd} non-negative ints, got {size!r}")
     return tuple(size)
 
 
@@ -81,7 +83,7 @@ class _PadConvNd:
         self.padding_mode = canonical_mode(padding_mode, allowed=LAYER_MODES, argname="padding_mode")
         self.padding_options = validate_options(self.padding_mode, padding_options)
         if algorithm not in PF.ALGORITHMS:
-            raise PadkitError(f"algorithm={algorithm!r} is not one of {PF.ALGORITHMS}")
+            raise PadkitValueError(f"algorithm={algorithm!r} is not one of {PF.ALGORITHMS}")
         self.algorithm = algorithm
 
     def explicit_padding(self, input_spatial_size: Sequence[int]) -> tuple[tuple[int, int], ...]:

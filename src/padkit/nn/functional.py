@@ -32,19 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._errors import PadkitError, PadkitTypeError
-from ..modes import LAYER_MODES, TORCH_NATIVE, canonical_mode
-from ._config import (
-    INDEX_MODES,
-    PaddingArg,
-    Pairs,
-    flat_pad,
-    index_map,
-    ntuple,
-    parse_padding,
-    resolve_padding,
-    validate_options,
-)
+from .._errors import PadkitTypeError, PadkitValueError
+from .._validate import ntuple
+from ..geometry import PaddingArg, Pairs, flat_pad, parse_padding, resolve_padding
+from ..modes import COPY_MODES, LAYER_MODES, TORCH_NATIVE, canonical_mode, index_map
+from ..modes import check_options as validate_options
 
 __all__ = [
     "ALGORITHMS",
@@ -88,7 +80,7 @@ def _batched(x: object, nd: int, argname: str = "input") -> tuple[Tensor, bool]:
         return x, False
     if x.dim() == nd + 1:
         return x.unsqueeze(0), True
-    raise PadkitError(
+    raise PadkitValueError(
         f"{argname} must be {nd + 2}-D (N, C, *spatial) or {nd + 1}-D (C, *spatial) for a {nd}-D layer, "
         f"got shape {tuple(x.shape)}"
     )
@@ -158,7 +150,7 @@ def _cacheable(t: Tensor) -> bool:
 
 def _index_tensor(size: int, before: int, after: int, mode: str, device: torch.device) -> Tensor:
     if size == 0:
-        raise PadkitError(f"padding_mode={mode!r} cannot pad a spatial dim of size 0")
+        raise PadkitValueError(f"padding_mode={mode!r} cannot pad a spatial dim of size 0")
     return _cached_index((size, before, after, mode, str(device)), lambda: index_map(size, before, after, mode), device)
 
 
@@ -181,7 +173,7 @@ def _check_fits(
     for dim, (n, (b, a), k, d) in enumerate(zip(spatial, pairs, kernel, dilation)):
         ke = d * (k - 1) + 1
         if n + b + a < ke:
-            raise PadkitError(
+            raise PadkitValueError(
                 f"{what}: spatial dim {dim} has {n} samples + padding ({b}, {a}) = {n + b + a} < the dilated kernel "
                 f"extent {ke}; the input is too small"
             )
@@ -306,7 +298,7 @@ def _conv_nd(
     mode = canonical_mode(padding_mode, allowed=LAYER_MODES, argname="padding_mode")
     options = validate_options(mode, padding_options)
     if algorithm not in ALGORITHMS:
-        raise PadkitError(f"algorithm={algorithm!r} is not one of {ALGORITHMS}")
+        raise PadkitValueError(f"algorithm={algorithm!r} is not one of {ALGORITHMS}")
     if algorithm == "auto":
         algorithm = "pad"
     if torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
@@ -314,7 +306,7 @@ def _conv_nd(
         # compiler fuses (the border-correction plan is host-side Python over cached index tables)
         algorithm = "pad"
     if not isinstance(weight, Tensor) or weight.dim() != nd + 2:
-        raise PadkitError(
+        raise PadkitValueError(
             f"weight must be a {nd + 2}-D tensor (C_out, C_in/groups, *kernel), got {getattr(weight, 'shape', weight)}"
         )
     s = ntuple(stride, nd, "stride", minimum=1)
@@ -334,7 +326,7 @@ def _conv_nd(
             out = conv(x, weight, bias, s, sym_pad, d, groups)
         else:
             out = conv(F.pad(x, flat_pad(pairs)), weight, bias, s, 0, d, groups)
-    elif algorithm == "border" and symmetric and mode in INDEX_MODES and not options:
+    elif algorithm == "border" and symmetric and mode in COPY_MODES and not options:
         out = _conv_border_corrected(nd, x, weight, bias, s, d, groups, pairs, k, mode)
     else:
         out = conv(pad_spatial(x, pairs, mode, options), weight, bias, s, 0, d, groups)
@@ -669,7 +661,7 @@ def _conv_transpose_nd(
     op = ntuple(output_padding, nd, "output_padding")
     for dim in range(nd):
         if op[dim] >= max(s[dim], d[dim]):
-            raise PadkitError(
+            raise PadkitValueError(
                 f"output_padding={op} must be smaller than stride or dilation in every dim (stride={s}, dilation={d})"
             )
     convt = _CONV_T[nd]
@@ -678,7 +670,7 @@ def _conv_transpose_nd(
     for dim in range(nd):  # what nn.ConvTranspose*d checks, as a ValueError, for every mode
         length = (spatial[dim] - 1) * s[dim] - 2 * p[dim] + d[dim] * (k[dim] - 1) + 1 + op[dim]
         if length < 1:
-            raise PadkitError(
+            raise PadkitValueError(
                 f"conv_transpose{nd}d: padding={p} is too large for input size {spatial}: output size along spatial "
                 f"dim {dim} would be {length}; allowed: padding with a positive output size"
             )
@@ -790,7 +782,7 @@ def _pool_out(n: int, b: int, a: int, k: int, s: int, d: int, ceil_mode: bool) -
     if ceil_mode and (out - 1) * s >= n + b:  # PyTorch: the last window must start inside the input or left padding
         out -= 1
     if out < 1:
-        raise PadkitError(
+        raise PadkitValueError(
             f"pooling: {n} samples + padding ({b}, {a}) is smaller than the window extent {ke}"
             + ("" if ceil_mode else " (ceil_mode=False)")
         )
@@ -876,13 +868,13 @@ def _avg_pool_nd(
     pool = _AVG[nd]
     extra: tuple[Any, ...] = () if nd == 1 else (divisor_override,)
     if divisor_override is not None and nd == 1:
-        raise PadkitError("divisor_override is not supported by avg_pool1d")
+        raise PadkitValueError("divisor_override is not supported by avg_pool1d")
     if mode == "constant" and not options and _torch_pool_ok(pairs, k):
         out = pool(x, k, s, tuple(b for b, _ in pairs), ceil_mode, count_include_pad, *extra)
     elif mode == "partial" or (mode == "constant" and not options and not count_include_pad):
         if divisor_override is not None:
             why = "padding_mode='partial'" if mode == "partial" else "count_include_pad=False with this padding"
-            raise PadkitError(
+            raise PadkitValueError(
                 f"divisor_override={divisor_override} cannot be combined with {why} (the divisor is the count of "
                 "real samples per window there); allowed: divisor_override=None"
             )

@@ -12,10 +12,12 @@ from typing import Any, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from .._errors import PadkitError
+from .._errors import PadkitValueError
+from .._validate import ntuple
+from ..geometry import PaddingArg, PaddingSpec, parse_padding
 from ..modes import LAYER_MODES, canonical_mode
+from ..modes import check_options as validate_options
 from . import functional as PF
-from ._config import PaddingArg, PaddingSpec, ntuple, parse_padding, validate_options
 
 __all__ = ["PadAvgPool1d", "PadAvgPool2d", "PadAvgPool3d", "PadMaxPool1d", "PadMaxPool2d", "PadMaxPool3d"]
 
@@ -53,7 +55,7 @@ class _PadPoolNd:
         ``after`` includes the extra samples a ``ceil_mode`` window reads past the nominal padding.
         """
         if len(input_spatial_size) != self._nd:
-            raise PadkitError(f"input_spatial_size must have {self._nd} entries, got {input_spatial_size!r}")
+            raise PadkitValueError(f"input_spatial_size must have {self._nd} entries, got {input_spatial_size!r}")
         import torch
 
         dummy = torch.empty((1, 1, *input_spatial_size), device="meta")
@@ -74,7 +76,7 @@ class _PadMaxPoolNd(_PadPoolNd):
     def _init_max(self, padding: Any, return_indices: bool, padding_mode: str, padding_options: Any) -> None:
         self._setup(padding, padding_mode, padding_options)
         if return_indices:
-            raise PadkitError("return_indices=True is not supported by padkit pooling layers; use nn.MaxPool*d")
+            raise PadkitValueError("return_indices=True is not supported by padkit pooling layers; use nn.MaxPool*d")
 
     def forward(self, input: Tensor) -> Tensor:
         return PF._max_pool_nd(

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..._errors import PadkitError, PadkitTypeError
+from ..._errors import PadkitTypeError, PadkitValueError
 from ...modes import LAYER_MODES, canonical_mode
 from .accumulate import Band, LayerAccumulator, Workspace, distance_map, fixed_band, histogram_range, side_widths
 from .metrics import finalize_layer, summarize
@@ -72,7 +72,7 @@ def _global_batches(data: Any, batch_size: int, limit: int | None) -> Iterator[t
     """Yield ``(first_global_index, load)`` per batch; ``load()`` materialises the ``(N, C, H, W)`` batch."""
     if isinstance(data, torch.Tensor):
         if data.ndim != 4:
-            raise PadkitError(f"data tensor must be (N, C, H, W), got shape {tuple(data.shape)}")
+            raise PadkitValueError(f"data tensor must be (N, C, H, W), got shape {tuple(data.shape)}")
         n = data.shape[0] if limit is None else min(limit, data.shape[0])
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
@@ -89,7 +89,7 @@ def _global_batches(data: Any, batch_size: int, limit: int | None) -> Iterator[t
         def load(a: int, b: int) -> torch.Tensor:
             items = [_first_tensor(data[i], "items") for i in range(a, b)]
             if any(t.ndim != 3 for t in items):
-                raise PadkitError(f"dataset items must be (C, H, W) images, got shape {tuple(items[0].shape)}")
+                raise PadkitValueError(f"dataset items must be (C, H, W) images, got shape {tuple(items[0].shape)}")
             return torch.stack(items)
 
         for start in range(0, n, batch_size):
@@ -117,7 +117,7 @@ def _global_batches(data: Any, batch_size: int, limit: int | None) -> Iterator[t
                 continue
             t = flush()
         elif t.ndim != 4:
-            raise PadkitError(f"data batches must be (N, C, H, W) or (C, H, W) images, got shape {tuple(t.shape)}")
+            raise PadkitValueError(f"data batches must be (N, C, H, W) or (C, H, W) images, got shape {tuple(t.shape)}")
         if limit is not None:
             t = t[: max(limit - seen, 0)]
         if t.shape[0] == 0:
@@ -284,7 +284,7 @@ def _convert(model: nn.Module, mode: str) -> tuple[nn.Module, list[str]]:
     try:
         from ...conversion import convert_report  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
-        raise PadkitError(f"modes={mode!r} needs padkit.conversion, which is not available ({exc})") from exc
+        raise PadkitValueError(f"modes={mode!r} needs padkit.conversion, which is not available ({exc})") from exc
     converted, report = convert_report(model, mode)
     notes = [
         f"layer {s.name or '<root>'!r} ({s.type}) keeps its original padding under mode {mode!r}: {s.reason}"
@@ -370,13 +370,13 @@ def audit(
         ("probe_dim", probe_dim, 1),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise PadkitError(f"{argname} must be an int >= {lo}, got {value!r}")
+            raise PadkitValueError(f"{argname} must be an int >= {lo}, got {value!r}")
     if images is not None and (isinstance(images, bool) or not isinstance(images, int) or images < 1):
-        raise PadkitError(f"images must be a positive int or None, got {images!r}")
+        raise PadkitValueError(f"images must be a positive int or None, got {images!r}")
     if not (isinstance(pa_threshold, (int, float)) and pa_threshold > 0 and math.isfinite(pa_threshold)):
-        raise PadkitError(f"pa_threshold must be a positive number, got {pa_threshold!r}")
+        raise PadkitValueError(f"pa_threshold must be a positive number, got {pa_threshold!r}")
     if border != "auto" and (isinstance(border, bool) or not isinstance(border, int) or border < 1):
-        raise PadkitError(f"border must be 'auto' or a positive int (pixels), got {border!r}")
+        raise PadkitValueError(f"border must be 'auto' or a positive int (pixels), got {border!r}")
     norm = parse_normalize(normalize)
     if isinstance(normalize, str):
         norm_label = normalize
@@ -395,12 +395,12 @@ def audit(
     ):
         size = (int(input_size[0]), int(input_size[1]))
     else:
-        raise PadkitError(f"input_size must be a positive int or (H, W), got {input_size!r}")
+        raise PadkitValueError(f"input_size must be a positive int or (H, W), got {input_size!r}")
 
     data_label = data if isinstance(data, str) else type(data).__name__
     if isinstance(data, str):
         if size is not None and size[0] != size[1]:
-            raise PadkitError(f"input_size={input_size!r}: string data specs give square images")
+            raise PadkitValueError(f"input_size={input_size!r}: string data specs give square images")
         side = 224 if size is None else size[0]
         size = (side, side)
         data = load_data(data, 64 if images is None else images, side, seed=seed)
@@ -412,10 +412,10 @@ def audit(
         for m in modes:
             label = canonical_mode(m, argname="modes", allowed=LAYER_MODES)
             if label in mode_labels:
-                raise PadkitError(f"modes={list(modes)!r} lists {label!r} twice")
+                raise PadkitValueError(f"modes={list(modes)!r} lists {label!r} twice")
             mode_labels.append(label)
         if not mode_labels:
-            raise PadkitError("modes must name at least one padding mode (or be None to audit the model as it is)")
+            raise PadkitValueError("modes must name at least one padding mode (or be None to audit the model as it is)")
 
     if device is None:
         p0 = next(iter(model.parameters()), None)
@@ -434,9 +434,11 @@ def audit(
     unknown = [n for n in names if n not in all_names or n == ""]
     if unknown:
         sample = ", ".join(default_layers(model)[:8]) or ", ".join(list(all_names)[1:9])
-        raise PadkitError(f"layers={unknown!r} are not submodules of the model; e.g. {sample}")
+        raise PadkitValueError(f"layers={unknown!r} are not submodules of the model; e.g. {sample}")
     if not names:
-        raise PadkitError("the model has no convolution or pooling layer to audit; pass layers=[...] to choose modules")
+        raise PadkitValueError(
+            "the model has no convolution or pooling layer to audit; pass layers=[...] to choose modules"
+        )
 
     settings: dict[str, Any] = {
         "batch_size": batch_size,
@@ -461,7 +463,7 @@ def audit(
             x = x.float()
         if mean_t is not None and std_t is not None:
             if mean_t.shape[1] not in (1, x.shape[1]):
-                raise PadkitError(f"normalize has {mean_t.shape[1]} channels but the images have {x.shape[1]}")
+                raise PadkitValueError(f"normalize has {mean_t.shape[1]} channels but the images have {x.shape[1]}")
             x = (x - mean_t.to(x.dtype)) / std_t.to(x.dtype)
         return x
 
@@ -486,11 +488,11 @@ def audit(
                 skipped_notes[label] = notes
         first = next(batches, None)
         if first is None:
-            raise PadkitError("data yielded no images")
+            raise PadkitValueError("data yielded no images")
         x0 = prepare(first[1]())
         img_size = (int(x0.shape[2]), int(x0.shape[3]))
         if size is not None and img_size != size:
-            raise PadkitError(f"input_size={input_size!r} but the data's images are {img_size[0]}x{img_size[1]}")
+            raise PadkitValueError(f"input_size={input_size!r} but the data's images are {img_size[0]}x{img_size[1]}")
         size = img_size
         collector = _Collector(settings, dev, size)
         for label, mdl in models:
@@ -557,7 +559,7 @@ def audit(
                     continue
                 x = prepare(load())
                 if tuple(x.shape[2:]) != size:
-                    raise PadkitError(
+                    raise PadkitValueError(
                         f"all images must have one size: got {tuple(x.shape[2:])} after {size} (image {start})"
                     )
                 input_moments.update(x[:, :, ring])
