@@ -113,8 +113,9 @@ def read_padding(n: int, k: int, s: int, d: int, before: int, n_out: int) -> tup
     Window ``o`` has taps at padded positions ``o * s + j * d``; samples past the last tap are dropped.
 
     Returns:
-        ``(pad_before, pad_after, unread)``: padding samples read before and after the input, and trailing input
-        samples no tap reads (with dilation, a sample between the taps of every window counts too).
+        ``(pad_before, pad_after, unread)``: how far the windows reach into the padding before and after the input
+        (the padding in effect), and trailing input samples no tap reads (with dilation, a sample between the taps of
+        every window counts too).
 
     Example:
         >>> read_padding(224, 1, 2, 1, 0, 112)  # ResNet's 1x1 stride-2 shortcut never reads the last row
