@@ -140,3 +140,103 @@ def test_export_archive_that_would_unpickle_is_refused_and_not_executed(tmp_path
         load_model(str(evil))
     assert not target.exists()
     assert isinstance(load_model(str(good)), nn.Module)  # the untampered archive still loads
+
+
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    """Make every connection fail and the hub cache empty: an attempted download fails the test."""
+    import socket
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    yield
+    torch.hub.set_dir(old)
+
+
+def test_the_no_network_fixture_catches_a_download(no_network):
+    import torchvision
+
+    with pytest.raises(Exception, match="network disabled"), torch.device("meta"):
+        torchvision.models.get_model("fcn_resnet50", weights=None)  # weights_backbone defaults to ImageNet weights
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+def test_every_torchvision_builder_builds_without_any_download(no_network):
+    """Classification, segmentation, detection, video, optical flow and quantized builders, all weights None."""
+    import torchvision
+
+    from padkit.models import load_model_meta
+
+    names = torchvision.models.list_models()
+    assert len(names) > 100
+    for name in names:
+        assert isinstance(load_model_meta(f"torchvision:{name}"), nn.Module), name
+
+
+TIMM_SAMPLE = [
+    "resnet18",
+    "efficientnet_b0",
+    "tf_efficientnet_b0",  # pad_type='same': Conv2dSame / MaxPool2dSame
+    "hrnet_w18_small",
+    "vit_base_patch16_clip_384",
+    "convnext_atto",
+    "mobilenetv3_small_050",
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", TIMM_SAMPLE)
+def test_timm_models_build_without_any_download(no_network, name):
+    pytest.importorskip("timm")
+    from padkit.models import load_model_meta
+
+    assert isinstance(load_model_meta(f"timm:{name}"), nn.Module)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
+def test_every_timm_model_builds_without_any_download(no_network):
+    timm = pytest.importorskip("timm")
+    from padkit.models import load_model_meta
+
+    failed = {}
+    for name in timm.list_models():
+        try:
+            load_model_meta(f"timm:{name}")
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    assert not any("network disabled" in why for why in failed.values()), failed
+
+
+def test_factory_in_the_working_directory_and_in_a_file(tmp_path, monkeypatch):
+    (tmp_path / "my_models_xyz.py").write_text(
+        "import torch.nn as nn\nfrom helper_xyz import width\n\ndef build_unet():\n    return nn.Conv2d(1, width, 3)\n"
+    )
+    (tmp_path / "helper_xyz.py").write_text("width = 5\n")
+    monkeypatch.chdir(tmp_path)
+    model = load_model("my_models_xyz:build_unet")
+    assert isinstance(model, nn.Conv2d) and model.out_channels == 5 and not model.training
+    sub = tmp_path / "pkg_dir"
+    sub.mkdir()
+    (sub / "net.py").write_text("import torch.nn as nn\nfrom helper_xyz import width\nnet = nn.Conv1d(2, width, 3)\n")
+    monkeypatch.chdir(tmp_path.parent)
+    assert isinstance(load_model(f"{sub / 'net.py'}:net"), nn.Conv1d)
+    with pytest.raises(PadkitError, match="no such file"):
+        load_model(f"{tmp_path / 'missing.py'}:net")
+    with pytest.raises(PadkitError, match="has no attribute 'nope'"):
+        load_model(f"{sub / 'net.py'}:nope")
+
+
+def test_declared_input_size():
+    pytest.importorskip("timm")
+    from padkit.models import declared_input_size
+
+    assert declared_input_size(load_model("timm:vit_base_patch16_clip_384")) == (384, 384)
+    assert declared_input_size(load_model("torchvision:resnet18")) is None

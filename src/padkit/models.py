@@ -1,13 +1,18 @@
 """Load a model from one spec string (shared by ``padkit plan`` and ``padkit audit``).
 
 Specs:
-    ``torchvision:NAME``      a torchvision model, random init (``weights=None``; nothing is downloaded)
+    ``torchvision:NAME``      a torchvision model, random init: every ``weights*`` argument of the builder is None
+                              (``weights``, ``weights_backbone``), so nothing is downloaded
     ``timm:NAME``             a timm model, ``pretrained=False`` (needs timm)
-    ``package.module:factory`` any importable callable returning an ``nn.Module``
+    ``package.module:factory`` any importable callable returning an ``nn.Module``; the working directory is searched
+                              first (as uvicorn does for app specs), so ``my_models:build_unet`` finds ``./my_models.py``
+    ``path/to/file.py:factory`` a callable in a Python file (its folder is searched first for its own imports)
     ``PATH.pt`` / ``PATH.pth`` a TorchScript archive (``torch.jit.load``)
     ``PATH.pt2``              a ``torch.export`` program (``torch.export.load``; its ``.module()`` is returned)
 
-``weights`` is a state_dict file, read with ``torch.load(weights_only=True)``: a pickle that would run code is refused.
+``weights`` is a checkpoint file as other tools write it (see :mod:`padkit.checkpoints`: nested state dicts,
+``module.``/``_orig_mod.``/``model.`` prefixes, ``.safetensors``), read with ``torch.load(weights_only=True)``: a pickle
+that would run code is refused.
 
 Example:
     >>> model = load_model("torchvision:resnet18")
@@ -17,16 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import inspect
+import logging
 import os
-import pickle
-import re
+import sys
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
 from ._errors import PadkitError, PadkitTypeError, PadkitValueError
+from .checkpoints import load_weights
 
-__all__ = ["load_model", "load_model_meta"]
+__all__ = ["declared_input_size", "load_model", "load_model_meta"]
+
+_log = logging.getLogger("padkit")
 
 
 def _torchvision(name: str) -> nn.Module:
@@ -39,7 +50,9 @@ def _torchvision(name: str) -> nn.Module:
         raise PadkitValueError(
             f"spec='torchvision:{name}': no such torchvision model; e.g. {', '.join(sorted(available)[:8])}, ..."
         )
-    return torchvision.models.get_model(name, weights=None)
+    builder = torchvision.models.get_model_builder(name)
+    no_weights = {p: None for p in inspect.signature(builder).parameters if p == "weights" or p.startswith("weights_")}
+    return builder(**no_weights)
 
 
 def _timm(name: str) -> nn.Module:
@@ -52,15 +65,50 @@ def _timm(name: str) -> nn.Module:
     return timm.create_model(name, pretrained=False)
 
 
-def _factory(spec: str) -> nn.Module:
-    module_name, _, attr = spec.partition(":")
+@contextlib.contextmanager
+def _searched_first(folder: str) -> Iterator[None]:
+    """``folder`` at the front of ``sys.path`` while a user module is imported."""
+    sys.path.insert(0, folder)
     try:
-        module = importlib.import_module(module_name)
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+
+
+def _import_user_module(spec: str, location: str) -> Any:
+    if location.endswith(".py"):
+        path = os.path.abspath(location)
+        if not os.path.isfile(path):
+            raise PadkitValueError(f"spec={spec!r}: no such file {location!r}")
+        name = f"padkit_user_{abs(hash(path))}"
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise PadkitValueError(f"spec={spec!r}: cannot load {location!r} as a Python module")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        try:
+            with _searched_first(os.path.dirname(path)):
+                loader_spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(name, None)
+            raise PadkitValueError(
+                f"spec={spec!r}: importing {location!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return module
+    try:
+        with _searched_first(os.getcwd()):
+            return importlib.import_module(location)
     except ImportError as exc:
-        raise PadkitValueError(f"spec={spec!r}: cannot import module {module_name!r}: {exc}") from exc
+        raise PadkitValueError(f"spec={spec!r}: cannot import module {location!r}: {exc}") from exc
+
+
+def _factory(spec: str) -> nn.Module:
+    location, _, attr = spec.rpartition(":")
+    module = _import_user_module(spec, location)
     factory = getattr(module, attr, None)
     if factory is None:
-        raise PadkitValueError(f"spec={spec!r}: module {module_name!r} has no attribute {attr!r}")
+        raise PadkitValueError(f"spec={spec!r}: module {location!r} has no attribute {attr!r}")
     obj = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
     if not isinstance(obj, nn.Module):
         raise PadkitTypeError(f"spec={spec!r} gave {type(obj).__name__}, expected a torch.nn.Module")
@@ -124,50 +172,26 @@ def _from_file(path: str) -> nn.Module:
         ) from exc
 
 
-def _load_weights(model: nn.Module, weights: str) -> None:
-    if not os.path.isfile(weights):
-        raise PadkitValueError(f"weights={weights!r}: no such file")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if ln.strip()]
-        why = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported operand" in ln), lines[0] if lines else "")
-        raise PadkitValueError(
-            f"weights={weights!r} was refused: it is not a plain state_dict (padkit loads only tensors and plain "
-            f"containers, with weights_only=True: never objects, which could run code; nor non-torch files). "
-            f"Details: {why}"
-        ) from exc
-    except Exception as exc:
-        raise PadkitValueError(
-            f"weights={weights!r} could not be read as a state_dict: {type(exc).__name__}: "
-            f"{str(exc) or 'the file is empty or truncated'}"
-        ) from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise PadkitValueError(
-            f"weights={weights!r}: expected a state_dict (a dict of tensors), got {type(state).__name__}"
-        )
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        expected = model.state_dict()
-        missing = [k for k in expected if k not in state]
-        unexpected = [k for k in state if k not in expected]
-        shapes = [
-            f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-            for k in expected
-            if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
-        ]
+def _is_factory_spec(spec: str) -> bool:
+    location, sep, attr = spec.rpartition(":")
+    if not sep or not attr.isidentifier():
+        return False
+    return location.endswith(".py") or all(part.isidentifier() for part in location.split("."))
 
-        def some(keys: list[str]) -> str:
-            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
 
-        parts = [f"{len(missing)} missing ({some(missing)})" if missing else ""]
-        parts.append(f"{len(unexpected)} unexpected ({some(unexpected)})" if unexpected else "")
-        parts.append(f"{len(shapes)} of another shape ({some(shapes)})" if shapes else "")
-        detail = "; ".join(p for p in parts if p) or " ".join(str(exc).split())[:300]
-        raise PadkitValueError(f"weights={weights!r} do not fit the model: {detail}") from exc
+def declared_input_size(model: nn.Module) -> tuple[int, ...] | None:
+    """The spatial input size a model declares, if any: timm's ``pretrained_cfg["input_size"]`` (``(C, H, W)``).
+
+    Example:
+        >>> declared_input_size(torch.nn.Conv2d(3, 3, 3)) is None
+        True
+    """
+    for attr in ("pretrained_cfg", "default_cfg"):
+        cfg = getattr(model, attr, None)
+        size = cfg.get("input_size") if isinstance(cfg, dict) else None
+        if isinstance(size, (tuple, list)) and len(size) >= 2 and all(isinstance(v, int) and v > 0 for v in size):
+            return tuple(int(v) for v in size[1:])
+    return None
 
 
 def load_model(spec: str, weights: str | None = None) -> nn.Module:
@@ -175,7 +199,9 @@ def load_model(spec: str, weights: str | None = None) -> nn.Module:
 
     Args:
         spec: ``torchvision:NAME``, ``timm:NAME``, ``package.module:factory`` or a path (``.pt``/``.pth``/``.pt2``).
-        weights: path of a state_dict saved with ``torch.save``; loaded with ``weights_only=True``.
+        weights: a checkpoint (:func:`padkit.checkpoints.load_weights`: the state dict is found in nested
+            checkpoints and its key prefix stripped; ``PATH#KEY`` picks one of several); loaded strictly, with
+            ``weights_only=True``. What was loaded is logged on the ``padkit`` logger (level INFO).
 
     Returns:
         The model in eval mode, on the CPU. Models built from a spec (``torchvision:``, ``timm:``, a factory) are
@@ -202,17 +228,17 @@ def load_model(spec: str, weights: str | None = None) -> nn.Module:
         if not os.path.isfile(spec):
             raise PadkitValueError(f"spec={spec!r}: no such file")
         model = _from_file(spec)
-    elif ":" in spec and all(part.isidentifier() for part in spec.split(":", 1)[0].split(".")):
+    elif _is_factory_spec(spec):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             model = _factory(spec)
     else:
         raise PadkitValueError(
-            f"spec={spec!r}: expected 'torchvision:NAME', 'timm:NAME', 'package.module:factory' or a path to a "
-            "TorchScript (.pt/.pth) or torch.export (.pt2) file"
+            f"spec={spec!r}: expected 'torchvision:NAME', 'timm:NAME', 'package.module:factory', "
+            "'path/to/file.py:factory' or a path to a TorchScript (.pt/.pth) or torch.export (.pt2) file"
         )
     if weights is not None:
-        _load_weights(model, os.fspath(weights))
+        _log.info("weights: %s", load_weights(model, weights))
     with contextlib.suppress(
         NotImplementedError
     ):  # torch.export modules have no train/eval switch: they are frozen as exported
