@@ -4,8 +4,8 @@ Specs:
     ``torchvision:NAME``      a torchvision model, random init: every ``weights*`` argument of the builder is None
                               (``weights``, ``weights_backbone``), so nothing is downloaded
     ``timm:NAME``             a timm model, ``pretrained=False`` (needs timm)
-    ``package.module:factory`` any importable callable returning an ``nn.Module``; the working directory is searched
-                              first (as uvicorn does for app specs), so ``my_models:build_unet`` finds ``./my_models.py``
+    ``package.module:factory`` any importable callable returning an ``nn.Module``; the working directory is
+                              searched first (as uvicorn does), so ``my_models:build_unet`` finds ``./my_models.py``
     ``path/to/file.py:factory`` a callable in a Python file (its folder is searched first for its own imports)
     ``PATH.pt`` / ``PATH.pth`` a TorchScript archive (``torch.jit.load``)
     ``PATH.pt2``              a ``torch.export`` program (``torch.export.load``; its ``.module()`` is returned)
