@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-__all__ = ["int_at_least", "name_list"]
+__all__ = ["int_at_least"]
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -22,12 +22,3 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
     convert.__name__ = f"int >= {minimum}"
     return convert
-
-
-def name_list(text: str) -> list[str]:
-    """A comma-separated list of names (``"zeros,reflect"`` -> ``["zeros", "reflect"]``; blanks around names and
-    empty entries are dropped)."""
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names, got {text!r}")
-    return names
