@@ -214,38 +214,6 @@ def _check_out_dir(out_dir: Any) -> Path:
     return path
 
 
-def _save(fig: Any, path: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
-
-
-def _safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
-
-
-def _audit_figures(report: AuditReport, out: Path, max_profiles: int) -> dict[str, str]:
-    """Write the audit's own figures (:mod:`padkit.render.audit`) as PNG files."""
-    from ..render import audit as render_audit
-
-    files: dict[str, str] = {}
-    if len(report.results) > 1:
-        files["audit_comparison"] = _save(render_audit.comparison_figure(report), out / "audit_comparison.png")
-    names = render_audit.pick_layers(report, 6)
-    if names:
-        files["audit_mean"] = str(render_audit.save_heatmap_png(report, out / "audit_mean.png", layers=names))
-        files["audit_std"] = _save(render_audit.heatmap_figure(report, names, "std"), out / "audit_std.png")
-    for name in render_audit.pick_layers(report, max_profiles):
-        key = f"audit_profiles_{_safe_name(name)}"
-        files[key] = _save(render_audit.profiles_figure(report, name), out / f"{key}.png")
-    return files
-
-
 def run_demo(
     out_dir: str | os.PathLike[str] = "padkit-demo", *, quick: bool = False, progress: bool = True
 ) -> DemoResult:
@@ -280,7 +248,7 @@ def run_demo(
 
     from ..analysis.audit import audit
     from ..analysis.plan import plan
-    from ..render.demo import render_html
+    from ..render.demo import render_html, write_audit_figures
     from ..render.experiments import render_png
     from ..render.plan import write_plan_png
     from .experiments.normalization import NormalizationConfig, run_normalization
@@ -325,7 +293,7 @@ def run_demo(
             model_name=f"{DEMO_MODEL} (random init)",
             **settings["audit"],
         )
-        figures.update(_audit_figures(report, out, 2 if quick else 3))
+        figures.update(write_audit_figures(report, out, 2 if quick else 3))
         done("audit", t0)
 
         t0 = step("red-green")

@@ -1,4 +1,5 @@
-"""Renderers for :class:`~padkit.lab.demo.DemoResult`: the terminal summary and the self-contained HTML report.
+"""Renderers for :class:`~padkit.lab.demo.DemoResult`: the terminal summary, the audit's PNG figures and the
+self-contained HTML report.
 
 The result is data; everything here only presents it. The HTML template (``padkit/templates/demo.html.j2``) is
 rendered by jinja2 with autoescaping on; figures are read from the PNG files the demo wrote and inlined as base64
@@ -17,10 +18,11 @@ from .experiments import metric_headers, result_rows
 from .text import format_number, text_table
 
 if TYPE_CHECKING:
+    from ..analysis.audit import AuditReport
     from ..lab.demo import DemoResult
     from ..lab.experiments.result import ExperimentResult
 
-__all__ = ["audit_rows", "experiment_metrics", "render_html", "render_summary"]
+__all__ = ["audit_rows", "experiment_metrics", "render_html", "render_summary", "write_audit_figures"]
 
 
 def audit_rows(result: DemoResult) -> list[list[str]]:
@@ -84,6 +86,43 @@ def render_summary(result: DemoResult) -> str:
         f"report: {result.report_path}",
     ]
     return "\n".join(lines)
+
+
+def _save(fig: Any, path: Path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def write_audit_figures(report: AuditReport, out: Path, max_profiles: int) -> dict[str, str]:
+    """Write the audit's own figures (:mod:`padkit.render.audit`) into the folder ``out`` as PNG files.
+
+    Returns:
+        figure name -> path: ``audit_comparison`` (several modes), ``audit_mean``, ``audit_std`` and
+        ``audit_profiles_<layer>`` for up to ``max_profiles`` layers spread over the depth.
+    """
+    from . import audit as render_audit
+
+    files: dict[str, str] = {}
+    if len(report.results) > 1:
+        files["audit_comparison"] = _save(render_audit.comparison_figure(report), out / "audit_comparison.png")
+    names = render_audit.pick_layers(report, 6)
+    if names:
+        files["audit_mean"] = str(render_audit.save_heatmap_png(report, out / "audit_mean.png", layers=names))
+        files["audit_std"] = _save(render_audit.heatmap_figure(report, names, "std"), out / "audit_std.png")
+    for name in render_audit.pick_layers(report, max_profiles):
+        key = f"audit_profiles_{_safe_name(name)}"
+        files[key] = _save(render_audit.profiles_figure(report, name), out / f"{key}.png")
+    return files
 
 
 def _data_uri(path: str) -> str:
