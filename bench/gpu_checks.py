@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{verdict:4}  {row['check']}: {row['note']}")
     out: dict[str, Any] = {"device": str(device), "checks": rows}
     if not args.no_bench:
-        from padkit.benchmarks import render_table, run_benchmarks
+        from padkit.lab.benchmarks import run_benchmarks
+        from padkit.render.bench import render_table
 
         report = run_benchmarks(["all"], device=device, quick=args.quick, log=lambda s: print(s, file=sys.stderr))
         print(render_table(report))

@@ -17,6 +17,7 @@ from padkit.data import (
     builtin_image_paths,
     load_data,
     parse_normalize,
+    photograph,
 )
 
 
@@ -49,6 +50,24 @@ def test_builtin_crops_are_seeded_real_pixels():
     top = int(rng.integers(0, photo.shape[1] - 48 + 1))
     left = int(rng.integers(0, photo.shape[2] - 48 + 1))
     np.testing.assert_array_equal(a.numpy(), photo[:, top : top + 48, left : left + 48])
+
+
+def test_photograph_is_the_shipped_file_as_uint8():
+    from pathlib import Path
+
+    import skimage
+    from PIL import Image
+
+    root = Path(skimage.__file__).parent / "data"
+    for file in ("astronaut.png", "rocket.jpg", "ihc.png"):
+        with Image.open(root / file) as im:
+            want = np.asarray(im.convert("RGB"))
+        got = photograph(f"skimage:{file}")
+        assert got.dtype == np.uint8 and got.shape == want.shape and not got.flags.writeable
+        np.testing.assert_array_equal(got, want)
+    for bad in ("astronaut", "skimage:nothing.png", "pillow:astronaut.png"):
+        with pytest.raises(PadkitError, match="expected"):
+            photograph(bad)
 
 
 def test_builtin_upscales_small_photos():
@@ -103,13 +122,13 @@ def test_load_data_specs(tmp_path):
     assert isinstance(load_data("synthetic:noise", 2, 16), SyntheticImages)
     with pytest.raises(PadkitError, match="synthetic:KIND"):
         load_data("synthetic", 2, 16)
-    with pytest.raises(PadkitError, match="not a synthetic image kind"):
+    with pytest.raises(PadkitError, match="kind='plaid': expected one of"):
         load_data("synthetic:plaid", 2, 16)
-    with pytest.raises(PadkitError, match="not a folder"):
+    with pytest.raises(PadkitError, match="existing folder"):
         load_data(str(tmp_path / "missing"), 2, 16)
-    with pytest.raises(PadkitError, match="no image file"):
+    with pytest.raises(PadkitError, match="a folder holding image files"):
         load_data(str(tmp_path), 2, 16)
-    with pytest.raises(PadkitError, match="n must be"):
+    with pytest.raises(PadkitError, match="n=0: expected an int >= 1"):
         SyntheticImages("noise", 0, 16)
 
 

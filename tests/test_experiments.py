@@ -1,4 +1,4 @@
-"""padkit.experiments and ``padkit experiment``: helper oracles, tiny runs of every experiment, the CLI."""
+"""padkit.lab.experiments and ``padkit experiment``: helper oracles, tiny runs of every experiment, the CLI."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from scipy import stats as sstats
 from padkit import cli
 from padkit._errors import PadkitError, PadkitTypeError
 from padkit.commands import experiment as experiment_cmd
-from padkit.experiments import (
+from padkit.data import photograph
+from padkit.lab.experiments import (
     EXPERIMENTS,
     BoundaryConfig,
     ModesConfig,
     NormalizationConfig,
     PositionConfig,
     RedGreenConfig,
-    render_markdown,
-    render_png,
+    compare_paired,
     run_boundary,
     run_modes,
     run_normalization,
@@ -31,25 +31,26 @@ from padkit.experiments import (
     run_red_green,
     stat,
 )
-from padkit.experiments.boundary import heat_initial_conditions, heat_step
-from padkit.experiments.common import compare_paired, digits_on_canvas, photo_patches, photographs
-from padkit.experiments.position import _fit_readout, position_targets, spearman_per_image
-from padkit.experiments.red_green import red_green_data, shift_dissimilar
+from padkit.lab.experiments.boundary import heat_initial_conditions, heat_step
+from padkit.lab.experiments.datasets import digits_on_canvas, photo_patches
+from padkit.lab.experiments.position import _fit_readout, position_targets, spearman_per_image
+from padkit.lab.experiments.red_green import red_green_data, shift_dissimilar
+from padkit.render.experiments import render_markdown, render_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 TINY_RED_GREEN = RedGreenConfig(
     seeds=2, epochs=1, variants=("valid", "same-circular"), n_train=200, n_val=100, n_test=200, patience=1
 )
-TINY_POSITION = PositionConfig(seeds=1, epochs=0, modes=("none", "constant"), n_train=50, n_readout=20, n_test=20)
+TINY_POSITION = PositionConfig(seeds=1, epochs=0, modes=("none", "zeros"), n_train=50, n_readout=20, n_test=20)
 TINY_MODES = ModesConfig(
-    seeds=1, epochs=1, modes=("constant", "reflect"), n_train=100, n_test=100, audit_images=16, batch_size=50
+    seeds=1, epochs=1, modes=("zeros", "reflect"), n_train=100, n_test=100, audit_images=16, batch_size=50
 )
 TINY_NORMALIZATION = NormalizationConfig(
     seeds=1, epochs=1, settings=("raw 0-255 + zeros", "standardised + reflect"), n_train=100, n_test=50, audit_images=16
 )
 TINY_BOUNDARY = BoundaryConfig(
-    seeds=1, epochs=2, modes=("constant", "circular"), conditions=("periodic",), n_train=10, n_test=4, rollout=2
+    seeds=1, epochs=2, modes=("zeros", "circular"), conditions=("periodic",), n_train=10, n_test=4, rollout=2
 )
 
 
@@ -69,11 +70,23 @@ def test_registry_matches_cli_names_and_defaults_construct():
 
 
 def test_public_api_names():
-    import padkit.experiments as exp
+    import padkit.lab.experiments as exp
 
     for name in exp.__all__:
         assert hasattr(exp, name), name
     assert {"run_red_green", "RedGreenConfig", "run_normalization", "NormalizationConfig"} <= set(exp.__all__)
+
+
+def test_zero_padding_is_named_zeros():
+    from padkit.lab.experiments.boundary import BOUNDARY_MODES
+    from padkit.lab.experiments.modes import MODES
+    from padkit.lab.experiments.normalization import NORMALIZATION_SETTINGS
+    from padkit.lab.experiments.position import POSITION_MODES
+    from padkit.lab.experiments.red_green import RED_GREEN_VARIANTS
+
+    used = {*BOUNDARY_MODES, *MODES, *POSITION_MODES}
+    used |= {mode for _, mode in RED_GREEN_VARIANTS.values()} | {mode for _, mode in NORMALIZATION_SETTINGS.values()}
+    assert "zeros" in used and "constant" not in used
 
 
 @pytest.mark.parametrize(
@@ -82,7 +95,7 @@ def test_public_api_names():
         (lambda: RedGreenConfig(variants=("same-bogus",)), PadkitError, "same-bogus"),
         (lambda: RedGreenConfig(seeds=0), PadkitError, "seeds=0"),
         (lambda: RedGreenConfig(epochs=True), PadkitTypeError, "epochs=True"),
-        (lambda: PositionConfig(modes=("zeros",)), PadkitError, "'zeros'"),
+        (lambda: PositionConfig(modes=("constant",)), PadkitError, "'constant'"),
         (lambda: ModesConfig(datasets=("cifar",)), PadkitError, "cifar"),
         (lambda: NormalizationConfig(settings=("raw",)), PadkitError, "'raw'"),
         (lambda: BoundaryConfig(conditions=("robin",)), PadkitError, "robin"),
@@ -202,10 +215,11 @@ def test_digits_on_canvas_places_whole_digits():
 
 def test_photo_patches_are_block_means_of_their_photograph():
     rng = np.random.default_rng(2)
-    x, y = photo_patches(5, 16, rng, names=("astronaut", "coffee"), scale=4)
+    names = ("skimage:astronaut.png", "skimage:coffee.png")
+    x, y = photo_patches(5, 16, rng, names=names, scale=4)
     assert x.shape == (5, 3, 16, 16) and x.dtype == torch.float32 and set(y.tolist()) <= {0, 1}
     for i in range(5):
-        img = photographs(("astronaut", "coffee"))[int(y[i])].astype(np.float64)
+        img = photograph(names[int(y[i])]).astype(np.float64)
         h, w = img.shape[0] // 4 * 4, img.shape[1] // 4 * 4
         small = img[:h, :w].reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3)).transpose(2, 0, 1)
         patch = x[i].numpy().astype(np.float64)
@@ -280,8 +294,8 @@ def test_red_green_tiny_deterministic_schema_and_circular_invariance():
 
 def test_position_tiny_zero_padding_carries_position_valid_does_not():
     r = results_of(run_position(TINY_POSITION, progress=False))
-    assert set(r) == {"random-init/none", "random-init/constant"}
-    zeros, valid = r["random-init/constant"], r["random-init/none"]
+    assert set(r) == {"random-init/none", "random-init/zeros"}
+    zeros, valid = r["random-init/zeros"], r["random-init/none"]
     for t in ("H", "V", "G"):
         assert zeros[f"SPC {t}"]["mean"] > 0.5 > abs(valid[f"SPC {t}"]["mean"])
         assert zeros[f"MAE {t}"]["mean"] < valid[f"MAE {t}"]["mean"]
@@ -290,13 +304,13 @@ def test_position_tiny_zero_padding_carries_position_valid_does_not():
 def test_modes_tiny_schema_and_paired_comparisons():
     res = run_modes(TINY_MODES, progress=False)
     r = results_of(res)
-    assert set(r) == {"digits/constant", "digits/reflect", "photos/constant", "photos/reflect"}
+    assert set(r) == {"digits/zeros", "digits/reflect", "photos/zeros", "photos/reflect"}
     for cols in r.values():
         assert set(cols) == {"accuracy", *res.metrics[1:]}
         assert 0 <= cols["accuracy"]["mean"] <= 100 and cols["border_shift"]["mean"] >= 0
     # one seed: comparisons are made but never declared significant
     assert len(res.comparisons) == 4 and not any(c.significant for c in res.comparisons)
-    assert "reflect − constant" in render_markdown(res)
+    assert "reflect − zeros" in render_markdown(res)
 
 
 def test_normalization_tiny_raw_zeros_shift_exceeds_standardised_reflect():
@@ -313,7 +327,7 @@ def test_boundary_tiny_deterministic_and_finite():
     a, b = run_boundary(TINY_BOUNDARY, progress=False), run_boundary(TINY_BOUNDARY, progress=False)
     ra = results_of(a)
     assert ra == results_of(b)
-    assert set(ra) == {"periodic/constant", "periodic/circular"}
+    assert set(ra) == {"periodic/zeros", "periodic/circular"}
     for cols in ra.values():
         assert set(cols) == {"border", "interior", "rollout border", "rollout interior"}
         assert all(math.isfinite(c["mean"]) and c["mean"] > 0 for c in cols.values())
@@ -321,11 +335,11 @@ def test_boundary_tiny_deterministic_and_finite():
 
 def test_surrogate_padding_is_the_ghost_cell():
     """A surrogate whose convolutions are the exact stencil reproduces the solver iff padding matches the BC."""
-    from padkit.experiments.boundary import HeatSurrogate
+    from padkit.lab.experiments.boundary import HeatSurrogate
 
     u = heat_initial_conditions(2, np.random.default_rng(4))
     stencil = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]) * 0.2
-    for bc, mode in (("dirichlet-0", "constant"), ("neumann", "replicate"), ("periodic", "circular")):
+    for bc, mode in (("dirichlet-0", "zeros"), ("neumann", "replicate"), ("periodic", "circular")):
         model = HeatSurrogate(mode)
         first = model.net[0]
         x = torch.from_numpy(u).float().unsqueeze(1)

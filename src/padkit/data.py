@@ -5,13 +5,14 @@ Three kinds of source, all lazy ``torch.utils.data.Dataset`` objects whose item 
 
 - :class:`BuiltinImages`: random crops of real photographs that ship inside installed wheels
   (scikit-image's ``skimage/data/*.png|jpg`` files and scikit-learn's ``load_sample_images`` photos). The files are
-  read straight from the package directories with PIL; nothing is ever fetched from the network.
+  read straight from the package directories with PIL (:func:`photograph`); nothing is ever fetched from the network.
 - :class:`SyntheticImages`: ``constant``, ``noise``, ``smooth`` (low-pass noise), ``gradient`` (linear ramps) and
   ``periodic`` (smooth noise that is exactly periodic with period ``size``, for circular-padding checks).
 - :class:`FolderImages`: every image file in a folder (PIL), random crops.
 
-:func:`load_data` turns a spec string (``builtin``, ``synthetic:KIND``, a folder path) into one of these and
-:func:`parse_normalize` turns ``imagenet|none|MEAN,STD`` into per-channel ``(mean, std)``.
+:func:`load_data` turns a source name (``builtin``, ``synthetic:KIND``, a folder path) into one of these and
+:func:`parse_normalize` turns ``imagenet``, ``none``, ``MEAN,STD`` or a ``(means, stds)`` pair into per-channel
+``(mean, std)``; both accept what :func:`padkit.audit` accepts for ``data`` and ``normalize``.
 
 Example:
     >>> ds = SyntheticImages("gradient", n=4, size=32)
@@ -30,7 +31,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._errors import PadkitTypeError, PadkitValueError
+from ._errors import PadkitValueError
+from ._validate import bad_type, bad_value, check_choice, check_int
 
 __all__ = [
     "BUILTIN_IMAGES",
@@ -43,6 +45,7 @@ __all__ = [
     "builtin_image_paths",
     "load_data",
     "parse_normalize",
+    "photograph",
 ]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -73,11 +76,51 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 
 
 def _check_n_size(n: object, size: object) -> tuple[int, int]:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise PadkitValueError(f"n must be a positive int, got {n!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise PadkitValueError(f"size must be a positive int, got {size!r}")
-    return n, size
+    return check_int(n, "n", minimum=1), check_int(size, "size", minimum=1)
+
+
+def _package_root(package: str) -> Path | None:
+    """The folder holding ``package``'s sample photographs, or ``None`` when the package is not installed."""
+    try:
+        if package == "skimage":
+            import skimage
+
+            return Path(skimage.__file__).parent / "data"
+        if package == "sklearn":
+            import sklearn
+
+            return Path(sklearn.__file__).parent / "datasets" / "images"
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    raise bad_value("package", package, "'skimage' or 'sklearn'")
+
+
+_PHOTO_CACHE: dict[str, np.ndarray] = {}
+
+
+def photograph(name: str) -> np.ndarray:
+    """A sample photograph shipped inside an installed wheel, as read-only ``(H, W, 3)`` uint8 RGB pixels.
+
+    Args:
+        name: ``"skimage:FILE"`` (a file in ``skimage/data``, e.g. ``"skimage:astronaut.png"``) or
+            ``"sklearn:FILE"`` (``sklearn/datasets/images``, e.g. ``"sklearn:china.jpg"``); see
+            :data:`BUILTIN_IMAGES`.
+
+    Raises:
+        PadkitError: the name is malformed or the installed packages do not ship that file.
+    """
+    if not isinstance(name, str):
+        raise bad_type("name", name, "'skimage:FILE' or 'sklearn:FILE'")
+    if name not in _PHOTO_CACHE:
+        package, _, file = name.partition(":")
+        check_choice(package, "package", ("skimage", "sklearn"))
+        root = _package_root(package)
+        if root is None or not file or not (root / file).is_file():
+            raise bad_value("name", name, f"a photograph that the installed {package} ships")
+        pixels = _read_uint8(root / file)
+        pixels.flags.writeable = False
+        _PHOTO_CACHE[name] = pixels
+    return _PHOTO_CACHE[name]
 
 
 def builtin_image_paths() -> list[Path]:
@@ -89,19 +132,7 @@ def builtin_image_paths() -> list[Path]:
     Raises:
         PadkitError: neither scikit-image nor scikit-learn ships any of the photographs.
     """
-    roots: dict[str, Path | None] = {}
-    try:
-        import skimage
-
-        roots["skimage"] = Path(skimage.__file__).parent / "data"
-    except ImportError:  # pragma: no cover - depends on the environment
-        roots["skimage"] = None
-    try:
-        import sklearn
-
-        roots["sklearn"] = Path(sklearn.__file__).parent / "datasets" / "images"
-    except ImportError:  # pragma: no cover
-        roots["sklearn"] = None
+    roots = {package: _package_root(package) for package in ("skimage", "sklearn")}
     paths = []
     for entry in BUILTIN_IMAGES:
         pkg, name = entry.split(":")
@@ -116,13 +147,18 @@ def builtin_image_paths() -> list[Path]:
     return paths
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def _read_uint8(path: Path) -> np.ndarray:
+    """The first frame of an image file as ``(H, W, 3)`` uint8 RGB."""
     from PIL import Image
 
     with Image.open(path) as im:
         im.seek(0)
-        arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    return arr  # (H, W, 3)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    """An image file as ``(H, W, 3)`` float32 RGB in ``[0, 1]``."""
+    return _read_uint8(path).astype(np.float32) / 255.0
 
 
 def _random_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> torch.Tensor:
@@ -189,12 +225,10 @@ class FolderImages(Dataset):
         self.n, self.size = _check_n_size(n, size)
         root = Path(path)
         if not root.is_dir():
-            raise PadkitValueError(f"data={str(path)!r} is not a folder (expected builtin, synthetic:KIND or a folder)")
+            raise bad_value("data", str(path), "'builtin', 'synthetic:KIND' or an existing folder")
         self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
         if not self.paths:
-            raise PadkitValueError(
-                f"data={str(path)!r} holds no image file (suffixes: {', '.join(sorted(_IMAGE_SUFFIXES))})"
-            )
+            raise bad_value("data", str(path), f"a folder holding image files ({', '.join(sorted(_IMAGE_SUFFIXES))})")
         self.seed = int(seed)
 
     def __len__(self) -> int:
@@ -237,17 +271,9 @@ class SyntheticImages(Dataset):
     """
 
     def __init__(self, kind: str, n: int, size: int, *, channels: int = 3, seed: int = 0) -> None:
-        if not isinstance(kind, str):
-            raise PadkitTypeError(f"kind must be a str, got {type(kind).__name__}")
-        if kind not in SYNTHETIC_KINDS:
-            raise PadkitValueError(
-                f"kind={kind!r} is not a synthetic image kind; allowed: {', '.join(SYNTHETIC_KINDS)}"
-            )
-        self.kind = kind
+        self.kind = check_choice(kind, "kind", SYNTHETIC_KINDS)
         self.n, self.size = _check_n_size(n, size)
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise PadkitValueError(f"channels must be a positive int, got {channels!r}")
-        self.channels = channels
+        self.channels = check_int(channels, "channels", minimum=1)
         self.seed = int(seed)
 
     def __len__(self) -> int:
@@ -288,16 +314,17 @@ def load_data(spec: str, n: int, size: int, *, seed: int = 0) -> Dataset:
         PadkitError: unknown spec, unknown synthetic kind, or a folder without images.
     """
     if not isinstance(spec, str):
-        raise PadkitTypeError(f"data must be a str spec here, got {type(spec).__name__}")
+        raise bad_type("data", spec, "'builtin', 'synthetic:KIND' or a folder path")
     if spec == "builtin":
         return BuiltinImages(n, size, seed=seed)
     if spec.startswith("synthetic:"):
         return SyntheticImages(spec.split(":", 1)[1], n, size, seed=seed)
     if spec == "synthetic":
-        raise PadkitValueError(
-            f"data='synthetic' needs a kind: synthetic:KIND with KIND in {', '.join(SYNTHETIC_KINDS)}"
-        )
+        raise bad_value("data", spec, f"synthetic:KIND with KIND one of {', '.join(SYNTHETIC_KINDS)}")
     return FolderImages(spec, n, size, seed=seed)
+
+
+_NORMALIZE_RULE = "'imagenet', 'none', 'MEAN,STD', 'M1,..,Mk,S1,..,Sk' or a (means, stds) pair"
 
 
 def parse_normalize(spec: str | Sequence[Sequence[float]] | None) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -330,18 +357,16 @@ def parse_normalize(spec: str | Sequence[Sequence[float]] | None) -> tuple[tuple
         except ValueError:
             values = []
         if len(values) < 2 or len(values) % 2:
-            raise PadkitValueError(
-                f"normalize={spec!r} is not understood; allowed: imagenet, none, MEAN,STD or M1,..,Mk,S1,..,Sk"
-            )
+            raise bad_value("normalize", spec, _NORMALIZE_RULE)
         half = len(values) // 2
         mean, std = tuple(values[:half]), tuple(values[half:])
     else:
         try:
             mean, std = (tuple(float(v) for v in spec[0]), tuple(float(v) for v in spec[1]))
         except (TypeError, IndexError, ValueError) as exc:
-            raise PadkitValueError(f"normalize={spec!r} must be a spec string or a (means, stds) pair") from exc
+            raise bad_value("normalize", spec, _NORMALIZE_RULE) from exc
         if len(mean) != len(std) or not mean:
-            raise PadkitValueError(f"normalize={spec!r}: means and stds must have the same, non-zero length")
+            raise bad_value("normalize", spec, "means and stds of the same, non-zero length")
     if any(not math.isfinite(s) or s <= 0 for s in std) or any(not math.isfinite(m) for m in mean):
-        raise PadkitValueError(f"normalize={spec!r}: stds must be finite and > 0, means finite")
+        raise bad_value("normalize", spec, "finite means and finite stds > 0")
     return mean, std

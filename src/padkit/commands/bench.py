@@ -8,15 +8,16 @@ from pathlib import Path
 
 from ._types import int_at_least
 
-__all__ = ["HELP", "add_arguments", "run"]
+__all__ = ["HELP", "SUITES", "add_arguments", "run"]
 
 HELP = "benchmark padkit padding against zero padding and PyTorch (ratios from one interleaved run)"
+
+#: Suite names, spelled out so building the parser does not import the benchmarks (a test keeps it in sync).
+SUITES: tuple[str, ...] = ("pad", "conv", "model", "audit", "plan")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``padkit bench`` arguments."""
-    from padkit.benchmarks import SUITES
-
     parser.add_argument("suite", nargs="?", default="all", choices=(*SUITES, "all"), help="what to benchmark")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device to run on (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout, no table)")
@@ -37,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table to stdout (progress to stderr), write JSON if asked."""
-    from padkit.benchmarks import render_markdown, render_table, run_benchmarks
-    from padkit.cli import EXIT_OK
+    from ..cli import EXIT_OK
+    from ..lab.benchmarks import run_benchmarks
+    from ..render.bench import render_markdown, render_table
 
     report = run_benchmarks(
         [args.suite],

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_OK
-    from ..demo import render_summary, run_demo
+    from ..lab.demo import run_demo
+    from ..render.demo import render_summary
 
     result = run_demo(args.out, quick=args.quick, progress=not args.no_progress)
     if args.json == "-":

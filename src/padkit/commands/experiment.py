@@ -7,7 +7,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .._errors import PadkitValueError
+from .._report import REPORT_FORMAT, to_json
+from .._validate import check_choice
 from ._types import int_at_least
 
 __all__ = ["HELP", "NAMES", "add_arguments", "run"]
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _catalogue() -> list[dict[str, object]]:
     """One entry per experiment: name, default seeds and epochs, and the first line of its docstring."""
-    from ..experiments import EXPERIMENTS
+    from ..lab.experiments import EXPERIMENTS
 
     entries: list[dict[str, object]] = []
     for name, (config_cls, run_fn) in EXPERIMENTS.items():
@@ -55,15 +56,12 @@ def _list() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_OK
-    from ..experiments import EXPERIMENTS
-    from ..experiments.common import render_markdown, render_png
+    from ..lab.experiments import EXPERIMENTS
+    from ..render.experiments import render_markdown, render_png
 
     if args.name == "list":
         if args.json is not None:
-            import json
-
-            doc = {"format": 1, "experiments": _catalogue()}
-            text = json.dumps(doc, indent=2)
+            text = to_json({"format": REPORT_FORMAT, "experiments": _catalogue()}, indent=2)
             if args.json == "-":
                 print(text)
             else:
@@ -72,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(_list())
         return EXIT_OK
-    if args.name not in EXPERIMENTS:
-        raise PadkitValueError(f"NAME={args.name!r} is not an experiment; choose one of {[*EXPERIMENTS, 'list']}")
+    check_choice(args.name, "NAME", (*EXPERIMENTS, "list"))
     config_cls, run_fn = EXPERIMENTS[args.name]
     overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None}
     config = dataclasses.replace(config_cls(), **overrides)

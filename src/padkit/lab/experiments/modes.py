@@ -4,7 +4,7 @@ Two tasks, both offline: scikit-learn's 8x8 digits pasted at random positions (b
 black canvas (10 classes), and 32x32 patches of the built-in photographs labelled by the photograph they come
 from (6 classes). Every mode trains from the same initial weights on the same data (paired by seed), so the
 comparison against zero padding is a paired test; a difference counts only if it exceeds two standard errors of the
-paired differences and the paired t-test gives p < 0.05 (see :class:`~padkit.experiments.common.Comparison`).
+paired differences and the paired t-test gives p < 0.05 (see :class:`~padkit.lab.experiments.stats.Comparison`).
 After training, :func:`padkit.analysis.audit.audit` measures the model as it is on held-out images.
 """
 
@@ -18,25 +18,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitValueError
-from .common import (
-    Comparison,
-    ExperimentResult,
-    accuracy,
-    check_positive_int,
-    compare_paired,
-    conv2d,
-    digits_on_canvas,
-    environment,
-    photo_patches,
-    stat,
-    train_classifier,
-)
+from ..._validate import bad_value, check_choice, check_int
+from ..machine import environment
+from .datasets import digits_on_canvas, photo_patches
+from .layers import conv2d
+from .result import ExperimentResult
+from .stats import Comparison, compare_paired, stat
+from .training import accuracy, train_classifier
 
 __all__ = ["AUDIT_FIGURES", "MODES", "ModesConfig", "SmallCNN", "audit_figures", "make_dataset", "run_modes"]
 
-#: Padding modes compared (canonical padkit names; ``constant`` is zero padding, the baseline).
-MODES: tuple[str, ...] = ("constant", "reflect", "replicate", "circular", "partial")
+#: Padding modes compared (layer vocabulary; ``zeros``, zero padding, is the baseline).
+MODES: tuple[str, ...] = ("zeros", "reflect", "replicate", "circular", "partial")
 # ``symmetric`` is left out on purpose: with 1-pixel padding it extends ``a b c`` as ``a | a b c``, exactly like
 # ``replicate``, so it would train an identical network.
 #: The audit's whole-model summary figures reported per model.
@@ -74,14 +67,14 @@ def make_dataset(name: str, n: int, rng: np.random.Generator) -> tuple[torch.Ten
     if name == "photos":
         x, y = photo_patches(n, 32, rng)
         return x, y, 6
-    raise PadkitValueError(f"dataset {name!r} is not one of {DATASETS}")
+    raise bad_value("name", name, f"one of {', '.join(map(repr, DATASETS))}")
 
 
 def audit_figures(
     model: nn.Module, images: torch.Tensor, *, seed: int = 0, layers: list[str] | None = None
 ) -> dict[str, float]:
     """The audit's summary figures of ``model`` as it is, on ``images`` ``(N, C, H, W)`` (already normalised)."""
-    from ..analysis.audit import audit
+    from ...analysis.audit import audit
 
     report = audit(
         model,
@@ -102,7 +95,7 @@ class ModesConfig:
     """Settings of :func:`run_modes`."""
 
     seeds: int = 3
-    epochs: int = 12  # 3 epochs x 1500 left the digits task at chance (10%); 8 x 2000 reached 56%
+    epochs: int = 12  # 3 epochs on 1500 images leave the digits task at chance (10%); 8 on 2000 reach 56%
     modes: tuple[str, ...] = MODES
     datasets: tuple[str, ...] = DATASETS
     n_train: int = 3000
@@ -112,13 +105,11 @@ class ModesConfig:
 
     def __post_init__(self) -> None:
         for name in ("seeds", "epochs", "n_train", "n_test", "audit_images", "batch_size"):
-            check_positive_int(name, getattr(self, name))
-        for m in self.modes:
-            if m not in MODES:
-                raise PadkitValueError(f"modes: {m!r} is not one of {MODES}")
-        for d in self.datasets:
-            if d not in DATASETS:
-                raise PadkitValueError(f"datasets: {d!r} is not one of {DATASETS}")
+            check_int(getattr(self, name), name, minimum=1)
+        for i, m in enumerate(self.modes):
+            check_choice(m, f"modes[{i}]", MODES)
+        for i, d in enumerate(self.datasets):
+            check_choice(d, f"datasets[{i}]", DATASETS)
 
 
 def run_modes(config: ModesConfig | None = None, *, progress: bool = True) -> ExperimentResult:
@@ -157,16 +148,16 @@ def run_modes(config: ModesConfig | None = None, *, progress: bool = True) -> Ex
                 for k, v in audit_figures(model, x_te[: cfg.audit_images], seed=seed).items():
                     row[k].append(v)
     comparisons: list[Comparison] = []
-    if "constant" in cfg.modes:
+    if "zeros" in cfg.modes:
         for d in cfg.datasets:
-            base = scores[f"{d}/constant"]
+            base = scores[f"{d}/zeros"]
             for m in cfg.modes:
-                if m == "constant":
+                if m == "zeros":
                     continue
                 for metric in ("accuracy", "border_shift"):
                     comparisons.append(
                         compare_paired(
-                            scores[f"{d}/{m}"][metric], base[metric], group=d, metric=metric, names=(m, "constant")
+                            scores[f"{d}/{m}"][metric], base[metric], group=d, metric=metric, names=(m, "zeros")
                         )
                     )
     config_json: dict[str, Any] = asdict(cfg)

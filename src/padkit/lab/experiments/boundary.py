@@ -19,8 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import PadkitValueError
-from .common import ExperimentResult, check_positive_int, conv2d, environment, stat
+from ..._validate import check_choice, check_int
+from ..machine import environment
+from .layers import conv2d
+from .result import ExperimentResult
+from .stats import stat
 
 __all__ = [
     "BOUNDARY_CONDITIONS",
@@ -39,7 +42,7 @@ BOUNDARY_CONDITIONS: dict[str, Literal["constant", "edge", "wrap"]] = {
     "periodic": "wrap",
 }
 #: Padding modes of the surrogate (``symmetric`` is identical to ``replicate`` at 1-pixel padding, so left out).
-BOUNDARY_MODES: tuple[str, ...] = ("constant", "replicate", "reflect", "circular", "partial")
+BOUNDARY_MODES: tuple[str, ...] = ("zeros", "replicate", "reflect", "circular", "partial")
 _R = 0.2  # dt / dx^2, stable below 0.25
 _GRID = 32
 _BAND = 3
@@ -47,8 +50,7 @@ _BAND = 3
 
 def heat_step(u: np.ndarray, bc: str, steps: int = 1, r: float = _R) -> np.ndarray:
     """Advance ``u`` ``(..., H, W)`` by ``steps`` explicit heat-equation steps with ghost cells for ``bc``."""
-    if bc not in BOUNDARY_CONDITIONS:
-        raise PadkitValueError(f"bc={bc!r} is not one of {list(BOUNDARY_CONDITIONS)}")
+    check_choice(bc, "bc", tuple(BOUNDARY_CONDITIONS))
     u = np.asarray(u, dtype=np.float64)
     width = [(0, 0)] * (u.ndim - 2) + [(1, 1), (1, 1)]
     for _ in range(steps):
@@ -60,7 +62,7 @@ def heat_step(u: np.ndarray, bc: str, steps: int = 1, r: float = _R) -> np.ndarr
 
 def heat_initial_conditions(n: int, rng: np.random.Generator, size: int = _GRID) -> np.ndarray:
     """``(n, size, size)`` fields: sums of 3 Gaussian bumps (sigma 1.5–4 px) centred anywhere, borders included."""
-    check_positive_int("n", n)
+    check_int(n, "n", minimum=1)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     u = np.zeros((n, size, size))
     for i in range(n):
@@ -127,13 +129,11 @@ class BoundaryConfig:
 
     def __post_init__(self) -> None:
         for name in ("seeds", "epochs", "n_train", "n_test", "k", "pairs_per_field", "rollout"):
-            check_positive_int(name, getattr(self, name))
-        for m in self.modes:
-            if m not in BOUNDARY_MODES:
-                raise PadkitValueError(f"modes: {m!r} is not one of {BOUNDARY_MODES}")
-        for c in self.conditions:
-            if c not in BOUNDARY_CONDITIONS:
-                raise PadkitValueError(f"conditions: {c!r} is not one of {list(BOUNDARY_CONDITIONS)}")
+            check_int(getattr(self, name), name, minimum=1)
+        for i, m in enumerate(self.modes):
+            check_choice(m, f"modes[{i}]", BOUNDARY_MODES)
+        for i, c in enumerate(self.conditions):
+            check_choice(c, f"conditions[{i}]", tuple(BOUNDARY_CONDITIONS))
 
 
 def run_boundary(config: BoundaryConfig | None = None, *, progress: bool = True) -> ExperimentResult:

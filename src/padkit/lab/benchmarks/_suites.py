@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BUILDERS", "SUITES", "CaseSpec", "RatioSpec", "cases_for"]
+from ._audit import build_audit_variants
+from ._inputs import Step, randn, seeded, torchvision_model
 
-Step = Callable[[], None]
+__all__ = ["BUILDERS", "SUITES", "CaseSpec", "RatioSpec", "cases_for", "torch_native_padding"]
 
 #: Suites in run order.
 SUITES: tuple[str, ...] = ("pad", "conv", "model", "audit", "plan")
@@ -53,14 +54,6 @@ class CaseSpec:
     warmup: int | None = None
 
 
-def _seeded(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(shape: tuple[int, ...], device: torch.device, seed: int = 0) -> torch.Tensor:
-    return torch.randn(shape, generator=_seeded(seed)).to(device)
-
-
 # ----------------------------------------------------------------------------------------------------------- pad
 def _padded_shape(shape: tuple[int, ...], pad: tuple[int, ...]) -> tuple[int, ...]:
     out = list(shape)
@@ -71,11 +64,11 @@ def _padded_shape(shape: tuple[int, ...], pad: tuple[int, ...]) -> tuple[int, ..
 
 def build_pad(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
     """Variants: ``padkit``/``F.pad`` forward+backward, ``padkit fwd``/``F.pad fwd``/``copy fwd`` forward only."""
-    from padkit.padding import pad as padkit_pad
+    from ...padding import pad as padkit_pad
 
     shape, pads, mode = tuple(params["shape"]), tuple(params["pad"]), params["mode"]
-    x = _randn(shape, device).requires_grad_(True)
-    g = _randn(_padded_shape(shape, pads), device, seed=1)
+    x = randn(shape, device).requires_grad_(True)
+    g = randn(_padded_shape(shape, pads), device, seed=1)
     y_ref = g.clone()  # the "plain copy of the output" reads and writes as many bytes as the padded output
 
     def bwd(fn: Callable[[], torch.Tensor]) -> Step:
@@ -153,11 +146,11 @@ def build_conv(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
     ``params["pad_algorithm_modes"]`` (optional) adds ``PadConv2d <mode> (algorithm=pad)``: the layer's other route,
     a padded copy then a valid conv, for comparison with the default border-corrected route.
     """
-    from padkit.nn import PadConv2d
+    from ...nn import PadConv2d
 
     n, c, hw, groups = params["n"], params["c"], params["hw"], params["groups"]
-    x = _randn((n, c, hw, hw), device).requires_grad_(True)
-    g = _randn((n, c, hw, hw), device, seed=1)
+    x = randn((n, c, hw, hw), device).requires_grad_(True)
+    g = randn((n, c, hw, hw), device, seed=1)
     base = nn.Conv2d(c, c, 3, padding=1, groups=groups, bias=False).to(device)
 
     def step_of(conv: nn.Module) -> Step:
@@ -244,16 +237,6 @@ def conv_cases(quick: bool) -> list[CaseSpec]:
 
 
 # --------------------------------------------------------------------------------------------------------- model
-def _torchvision_model(arch: str) -> nn.Module:
-    import torchvision
-
-    kwargs: dict[str, Any] = {"weights": None}
-    if arch in ("googlenet", "inception_v3"):
-        kwargs.update(aux_logits=False, init_weights=True)
-    model: nn.Module = torchvision.models.get_model(arch, **kwargs)
-    return model
-
-
 def torch_native_padding(model: nn.Module, mode: str) -> nn.Module:
     """A copy of ``model`` whose padded ``nn.Conv*d`` layers use PyTorch's own ``padding_mode=mode``."""
     out = copy.deepcopy(model)
@@ -267,13 +250,13 @@ def build_model(params: dict[str, Any], device: torch.device) -> dict[str, Step]
     """Variants: ``zeros``, ``padkit <mode>`` (``padkit.convert``: convolutions and pooling), ``padkit <mode> (convs
     only)`` (``padkit.convert(include=nn.Conv2d)``: the same layers as PyTorch's option), ``torch <mode>``
     (``padding_mode=`` on every padded conv): one SGD training step."""
-    from padkit.conversion import convert
+    from ...conversion import convert
 
     torch.manual_seed(0)
     arch, n, size, mode = params["arch"], params["n"], params["size"], params["mode"]
-    base = _torchvision_model(arch).to(device).train()
-    x = _randn((n, 3, size, size), device)
-    y = torch.randint(0, 1000, (n,), generator=_seeded(1)).to(device)
+    base = torchvision_model(arch).to(device).train()
+    x = randn((n, 3, size, size), device)
+    y = torch.randint(0, 1000, (n,), generator=seeded(1)).to(device)
 
     def step_of(model: nn.Module) -> Step:
         opt = torch.optim.SGD(model.parameters(), lr=1e-4)
@@ -328,8 +311,8 @@ def build_plan(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
     without ``--weights`` (:func:`padkit.models.load_model_meta`: on the meta device where the builder allows).
     Not included: the interpreter's start and the imports of torch, torchvision and padkit (seconds, paid once).
     """
-    from padkit.analysis.plan import plan
-    from padkit.models import load_model_meta
+    from ...analysis.plan import plan
+    from ...models import load_model_meta
 
     spec = f"torchvision:{params['arch']}"
     model = load_model_meta(spec).eval()
@@ -376,13 +359,6 @@ def plan_cases(quick: bool) -> list[CaseSpec]:
 
 
 # --------------------------------------------------------------------------------------------------------- audit
-def build_audit(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
-    """Variants ``audit`` and ``inference``: the same model over the same batches."""
-    from ._audit import build_audit_variants
-
-    return build_audit_variants(params, device)
-
-
 def audit_cases(quick: bool) -> list[CaseSpec]:
     """``padkit audit`` over a stream of batches vs plain inference of the same model on the same batches."""
     arch, n, size, batches = ("resnet18", 2, 64, 2) if quick else ("resnet18", 8, 224, 2)
@@ -407,7 +383,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any], torch.device], dict[str, Step]]] =
     "pad": build_pad,
     "conv": build_conv,
     "model": build_model,
-    "audit": build_audit,
+    "audit": build_audit_variants,
     "plan": build_plan,
 }
 

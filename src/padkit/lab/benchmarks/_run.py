@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .._errors import PadkitTypeError, PadkitValueError
+from ..._validate import bad_type, bad_value, check_choice, check_int
 from ._harness import current_load, machine_info, peak_memory_cuda, time_interleaved
 from ._results import Budget, CaseResult, Ratio, Report, VariantResult
 from ._suites import BUILDERS, SUITES, CaseSpec, cases_for
@@ -21,11 +21,9 @@ __all__ = ["run_benchmarks"]
 
 def _resolve_suites(suites: Sequence[str]) -> tuple[str, ...]:
     if isinstance(suites, str) or not all(isinstance(s, str) for s in suites):
-        raise PadkitTypeError(f"suites must be a sequence of str, got {suites!r}")
-    allowed = (*SUITES, "all")
-    for s in suites:
-        if s not in allowed:
-            raise PadkitValueError(f"suites contains {s!r}; allowed: {', '.join(allowed)}")
+        raise bad_type("suites", suites, "a sequence of suite names")
+    for i, s in enumerate(suites):
+        check_choice(s, f"suites[{i}]", (*SUITES, "all"))
     if not suites or "all" in suites:
         return SUITES
     return tuple(s for s in SUITES if s in suites)
@@ -35,11 +33,11 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise PadkitValueError(f"device={device!r} is not a torch device; allowed: cpu, cuda") from exc
+        raise bad_value("device", device, "'cpu' or 'cuda'") from exc
     if dev.type not in ("cpu", "cuda"):
-        raise PadkitValueError(f"device={device!r} is not supported; allowed: cpu, cuda")
+        raise bad_value("device", device, "'cpu' or 'cuda'")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PadkitValueError(f"device={device!r} but CUDA is not available here; allowed: cpu")
+        raise bad_value("device", device, "'cpu' (CUDA is not available here)")
     return dev
 
 
@@ -76,7 +74,7 @@ def _cpu_memory(jobs: list[tuple[int, CaseSpec]], threads: int) -> tuple[dict[in
         "jobs": [{"builder": c.builder, "params": c.params, "variants": list(c.memory)} for _, c in jobs],
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "padkit.benchmarks._memworker"],
+        [sys.executable, "-m", "padkit.lab.benchmarks._memworker"],
         input=json.dumps(payload),
         capture_output=True,
         text=True,
@@ -106,7 +104,7 @@ def run_benchmarks(
     """Run benchmark suites and return a :class:`Report` of medians and ratios.
 
     Every case runs its variants interleaved (rotated order each repeat) after a warm-up; each figure is a ratio of
-    medians measured in the same run. Peak memory is read per variant (see :mod:`padkit.benchmarks._harness`).
+    medians measured in the same run. Peak memory is read per variant (see :mod:`padkit.lab.benchmarks._harness`).
 
     Args:
         suites: any of ``pad``, ``conv``, ``model``, ``audit``, ``plan``, or ``all``.
@@ -123,17 +121,15 @@ def run_benchmarks(
         The report; cases whose builder or run failed are listed in ``skipped`` with the error.
 
     Example:
+        >>> from padkit.render.bench import render_table
         >>> report = run_benchmarks(["pad"], quick=True)  # doctest: +SKIP
         >>> print(render_table(report))  # doctest: +SKIP
     """
     names = _resolve_suites(suites)
     dev = _resolve_device(device)
-    if repeats is not None and (isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1):
-        raise PadkitValueError(f"repeats={repeats!r} must be a positive int")
-    if warmup is not None and (isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0):
-        raise PadkitValueError(f"warmup={warmup!r} must be a non-negative int")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise PadkitValueError(f"threads={threads!r} must be a positive int")
+    repeats = check_int(repeats, "repeats", minimum=1, allow_none=True)
+    warmup = check_int(warmup, "warmup", minimum=0, allow_none=True)
+    threads = check_int(threads, "threads", minimum=1, allow_none=True)
     saved_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -10,7 +10,7 @@ global max pool, a linear layer to 2 classes; Adadelta (lr 1, rho 0.9, weight de
 stopping on the validation set.
 
 Example:
-    >>> from padkit.experiments.red_green import RedGreenConfig, run_red_green
+    >>> from padkit.lab.experiments.red_green import RedGreenConfig, run_red_green
     >>> result = run_red_green(RedGreenConfig(seeds=1, epochs=1, variants=("valid",)), progress=False)
     >>> sorted(result.results["valid"])
     ['dissimilar', 'similar']
@@ -26,8 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitValueError
-from .common import ExperimentResult, accuracy, check_positive_int, conv2d, environment, stat, train_classifier
+from ..._validate import bad_value, check_choice, check_int
+from ..machine import environment
+from .layers import conv2d
+from .result import ExperimentResult
+from .stats import stat
+from .training import accuracy, train_classifier
 
 __all__ = [
     "RED_GREEN_VARIANTS",
@@ -40,14 +44,14 @@ __all__ = [
 
 #: variant name -> (padding width, padding mode) of every convolution.
 RED_GREEN_VARIANTS: dict[str, tuple[int, str]] = {
-    "valid": (0, "constant"),
-    "same-zeros": (1, "constant"),
+    "valid": (0, "zeros"),
+    "same-zeros": (1, "zeros"),
     "same-reflect": (1, "reflect"),
     "same-replicate": (1, "replicate"),
     "same-symmetric": (1, "symmetric"),
     "same-circular": (1, "circular"),
     "same-partial": (1, "partial"),
-    "full-zeros": (2, "constant"),
+    "full-zeros": (2, "zeros"),
 }
 
 _SIZE = 32
@@ -65,7 +69,7 @@ def red_green_data(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torc
         y ``(n,)`` int64 class (0: red left of green near row 7, 1: green left of red near row 23), rows ``(n,)`` the
         boxes' common top row.
     """
-    check_positive_int("n", n)
+    check_int(n, "n", minimum=1)
     y = rng.integers(0, 2, size=n)
     rows = np.asarray(_ROWS)[y] + rng.integers(-_JITTER, _JITTER + 1, size=n)
     x = np.zeros((n, 3, _SIZE, _SIZE), dtype=np.float32)
@@ -82,7 +86,7 @@ def red_green_data(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torc
 def shift_dissimilar(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The dissimilar test set ``(N, 3, 32, 32)``: class-0 images moved down 16 rows, class-1 images up 16 rows."""
     if x.ndim != 4 or x.shape[-2] != _SIZE:
-        raise PadkitValueError(f"shift_dissimilar: x has shape {tuple(x.shape)}; need (N, C, 32, 32)")
+        raise bad_value("x", f"<tensor of shape {tuple(x.shape)}>", "a tensor of shape (N, C, 32, 32)")
     out = torch.zeros_like(x)
     down, up = y == 0, y == 1
     out[down, :, _SHIFT:, :] = x[down, :, : _SIZE - _SHIFT, :]
@@ -122,10 +126,9 @@ class RedGreenConfig:
 
     def __post_init__(self) -> None:
         for name in ("seeds", "epochs", "n_train", "n_val", "n_test", "batch_size", "patience"):
-            check_positive_int(name, getattr(self, name))
-        for v in self.variants:
-            if v not in RED_GREEN_VARIANTS:
-                raise PadkitValueError(f"variants: {v!r} is not one of {sorted(RED_GREEN_VARIANTS)}")
+            check_int(getattr(self, name), name, minimum=1)
+        for i, v in enumerate(self.variants):
+            check_choice(v, f"variants[{i}]", tuple(RED_GREEN_VARIANTS))
 
 
 def run_red_green(config: RedGreenConfig | None = None, *, progress: bool = True) -> ExperimentResult:

@@ -1,8 +1,16 @@
-"""Renderers for :class:`~padkit.benchmarks.Report`: a terminal table and Markdown (JSON is ``Report.to_json``)."""
+"""Renderers for :class:`~padkit.lab.benchmarks.Report`: a terminal table and Markdown (JSON is ``Report.to_json``).
+
+The report is data; everything here only presents it.
+"""
 
 from __future__ import annotations
 
-from ._results import Report
+from typing import TYPE_CHECKING
+
+from .text import text_table
+
+if TYPE_CHECKING:
+    from ..lab.benchmarks import Report
 
 __all__ = ["render_markdown", "render_table"]
 
@@ -81,9 +89,7 @@ def _variant_rows(report: Report) -> tuple[list[str], list[list[str]]]:
 
 
 def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows]
+    return text_table(head, rows, align_left=len(head))
 
 
 def render_table(report: Report, *, variants: bool = True) -> str:

@@ -22,16 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import PadkitValueError
-from .common import (
-    ExperimentResult,
-    check_positive_int,
-    conv2d,
-    environment,
-    photo_patches,
-    stat,
-    train_classifier,
-)
+from ..._errors import PadkitValueError
+from ..._validate import bad_value, check_choice, check_int
+from ..machine import environment
+from .datasets import photo_patches
+from .layers import conv2d
+from .result import ExperimentResult
+from .stats import stat
+from .training import train_classifier
 
 __all__ = [
     "POSITION_MODES",
@@ -43,7 +41,7 @@ __all__ = [
 ]
 
 #: Padding variants compared: ``"none"`` is a valid (unpadded) backbone, the rest pad 1 px with that mode.
-POSITION_MODES: tuple[str, ...] = ("none", "constant", "reflect", "replicate", "circular", "partial")
+POSITION_MODES: tuple[str, ...] = ("none", "zeros", "reflect", "replicate", "circular", "partial")
 # ``symmetric`` is left out: with 1-pixel padding it is identical to ``replicate``.
 TARGETS: tuple[str, ...] = ("H", "V", "G")
 _GRID = 16
@@ -56,7 +54,7 @@ def position_targets(size: int) -> torch.Tensor:
         ``(3, size, size)``: horizontal gradient ``x / (size-1)``, vertical gradient ``y / (size-1)``, and a Gaussian
         ``exp(-((x-c)^2 + (y-c)^2) / (2 (size/4)^2))`` centred at ``c = (size-1)/2``.
     """
-    check_positive_int("size", size, 2)
+    check_int(size, "size", minimum=2)
     coords = torch.arange(size, dtype=torch.float32)
     yy, xx = torch.meshgrid(coords, coords, indexing="ij")
     c = (size - 1) / 2
@@ -93,7 +91,7 @@ def spearman_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor
         ``(N,)`` float64 correlations; 0 where either side is constant over the image (correlation undefined).
     """
     if pred.ndim != 3:
-        raise PadkitValueError(f"spearman_per_image: pred has shape {tuple(pred.shape)}; need (N, H, W)")
+        raise bad_value("pred", f"<tensor of shape {tuple(pred.shape)}>", "a tensor of shape (N, H, W)")
     target = target.expand_as(pred)
     rp = _ranks(pred.reshape(len(pred), -1).double())
     rt = _ranks(target.reshape(len(pred), -1).double())
@@ -109,7 +107,7 @@ class PositionNet(nn.Module):
 
     def __init__(self, mode: str, n_classes: int = 6) -> None:
         super().__init__()
-        padding, pad_mode = (0, "constant") if mode == "none" else (1, mode)
+        padding, pad_mode = (0, "zeros") if mode == "none" else (1, mode)
         chans, strides = (3, 16, 16, 16, 16), (1, 2, 2, 1)
         self.stages = nn.ModuleList(
             nn.Sequential(conv2d(ci, co, 3, stride=s, padding=padding, mode=pad_mode), nn.ReLU())
@@ -173,12 +171,11 @@ class PositionConfig:
 
     def __post_init__(self) -> None:
         for name in ("seeds", "n_train", "n_readout", "n_test"):
-            check_positive_int(name, getattr(self, name))
-        check_positive_int("epochs", self.epochs, 0)
-        check_positive_int("size", self.size, 16)
-        for m in self.modes:
-            if m not in POSITION_MODES:
-                raise PadkitValueError(f"modes: {m!r} is not one of {POSITION_MODES}")
+            check_int(getattr(self, name), name, minimum=1)
+        check_int(self.epochs, "epochs", minimum=0)
+        check_int(self.size, "size", minimum=16)
+        for i, m in enumerate(self.modes):
+            check_choice(m, f"modes[{i}]", POSITION_MODES)
 
 
 def run_position(config: PositionConfig | None = None, *, progress: bool = True) -> ExperimentResult:

@@ -1,7 +1,10 @@
 """``padkit bench``: is padding with padkit as cheap as zero padding? Ratios measured in one interleaved run.
 
+Tables of a :class:`Report` come from :mod:`padkit.render.bench`.
+
 Example:
-    >>> from padkit.benchmarks import render_table, run_benchmarks
+    >>> from padkit.lab.benchmarks import run_benchmarks
+    >>> from padkit.render.bench import render_table
     >>> report = run_benchmarks(["pad"], quick=True)  # doctest: +SKIP
     >>> print(render_table(report))  # doctest: +SKIP
 """
@@ -9,12 +12,12 @@ Example:
 from __future__ import annotations
 
 from ._harness import machine_info, peak_memory_cuda, peak_rss_call, time_interleaved
-from ._results import Budget, CaseResult, Machine, Ratio, Report, VariantResult
+from ._results import KIND, Budget, CaseResult, Machine, Ratio, Report, VariantResult
 from ._run import run_benchmarks
 from ._suites import SUITES, CaseSpec, RatioSpec, cases_for, torch_native_padding
-from .render import render_markdown, render_table
 
 __all__ = [
+    "KIND",
     "SUITES",
     "Budget",
     "CaseResult",
@@ -28,8 +31,6 @@ __all__ = [
     "machine_info",
     "peak_memory_cuda",
     "peak_rss_call",
-    "render_markdown",
-    "render_table",
     "run_benchmarks",
     "time_interleaved",
     "torch_native_padding",

@@ -1,4 +1,4 @@
-"""Worker process for CPU peak memory: ``python -m padkit.benchmarks._memworker`` reads jobs as JSON on stdin.
+"""Worker process for CPU peak memory: ``python -m padkit.lab.benchmarks._memworker`` reads jobs as JSON on stdin.
 
 Input: ``{"threads": int, "jobs": [{"builder": str, "params": {...}, "variants": [str, ...]}, ...]}``.
 Output (stdout, one JSON object): ``{"results": [{variant: bytes_or_null, ...}, ...], "errors": [str_or_null, ...]}``.

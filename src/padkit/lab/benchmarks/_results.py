@@ -1,18 +1,17 @@
-"""Benchmark results: frozen dataclasses with ``to_json``. Renderers live in :mod:`padkit.benchmarks.render`."""
+"""Benchmark results: frozen dataclasses with ``to_json``. Renderers live in :mod:`padkit.render.bench`."""
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._errors import PadkitValueError
+from ..._report import REPORT_FORMAT, to_json
+from ..._validate import bad_value
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Budget", "CaseResult", "Machine", "Ratio", "Report", "VariantResult"]
+__all__ = ["KIND", "Budget", "CaseResult", "Machine", "Ratio", "Report", "VariantResult"]
 
-FORMAT = "padkit.bench"  #: the report's ``kind`` (the ``format`` key before session 3)
-FORMAT_VERSION = 1  #: the report's ``format`` number, as in every padkit JSON report
+#: The report's ``"kind"`` (its ``"format"`` is :data:`padkit._report.REPORT_FORMAT`, as in every padkit report).
+KIND = "padkit.bench"
 
 
 @dataclass(frozen=True)
@@ -172,8 +171,8 @@ class Report:
             d["budgets"] = [{**asdict(b), "met": b.met} for b in c.budgets]
             cases.append(d)
         return {
-            "format": FORMAT_VERSION,
-            "kind": FORMAT,
+            "format": REPORT_FORMAT,
+            "kind": KIND,
             "machine": asdict(self.machine),
             "settings": dict(self.settings),
             "cases": cases,
@@ -182,13 +181,15 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        """Rebuild a report from :meth:`to_dict` output (e.g. a saved ``--json`` file), to render it again."""
-        current = data.get("format") == FORMAT_VERSION and data.get("kind") == FORMAT
-        legacy = data.get("format") == FORMAT and data.get("version") == FORMAT_VERSION  # files written before
-        if not (current or legacy):
-            raise PadkitValueError(
-                f"data has format={data.get('format')!r} kind={data.get('kind')!r}; "
-                f"expected format {FORMAT_VERSION} kind {FORMAT!r}"
+        """Rebuild a report from :meth:`to_dict` output (e.g. a saved ``--json`` file), to render it again.
+
+        Also reads the form ``{"format": "padkit.bench", "version": 1, ...}``.
+        """
+        current = data.get("format") == REPORT_FORMAT and data.get("kind") == KIND
+        versioned = data.get("format") == KIND and data.get("version") == REPORT_FORMAT
+        if not (current or versioned):
+            raise bad_value(
+                "data", {k: data.get(k) for k in ("format", "kind")}, f"format {REPORT_FORMAT} and kind {KIND!r}"
             )
         drop = {"met"}
         cases = tuple(
@@ -210,15 +211,5 @@ class Report:
         )
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The report as JSON text (non-finite numbers become ``null``)."""
-        return json.dumps(_finite(self.to_dict()), indent=indent)
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+        """The report as strict JSON text (non-finite numbers become ``null``)."""
+        return to_json(self.to_dict(), indent=indent)

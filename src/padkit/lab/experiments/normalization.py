@@ -2,7 +2,7 @@
 
 A padded zero means "black" on raw 0–255 inputs but "the mean" on standardised inputs, so the same zero padding
 creates a much larger border shift and false edge on raw inputs. This experiment trains the
-:class:`~padkit.experiments.modes.SmallCNN` on photograph patches under four settings and measures, with
+:class:`~padkit.lab.experiments.modes.SmallCNN` on photograph patches under four settings and measures, with
 :func:`padkit.analysis.audit.audit`, the border shift and false-edge ratio of the first two convolutions at
 initialisation and after training, plus test accuracy.
 """
@@ -16,16 +16,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._errors import PadkitValueError
-from .common import ExperimentResult, accuracy, check_positive_int, environment, photo_patches, stat, train_classifier
+from ..._validate import check_choice, check_int
+from ..machine import environment
+from .datasets import photo_patches
 from .modes import SmallCNN
+from .result import ExperimentResult
+from .stats import stat
+from .training import accuracy, train_classifier
 
 __all__ = ["NORMALIZATION_SETTINGS", "NormalizationConfig", "first_layer_figures", "run_normalization"]
 
 #: setting name -> (input scaling, padding mode). ``raw``: 0–255 pixel values; ``standardised``: per-channel z-scores.
 NORMALIZATION_SETTINGS: dict[str, tuple[str, str]] = {
-    "raw 0-255 + zeros": ("raw", "constant"),
-    "standardised + zeros": ("standardised", "constant"),
+    "raw 0-255 + zeros": ("raw", "zeros"),
+    "standardised + zeros": ("standardised", "zeros"),
     "raw 0-255 + reflect": ("raw", "reflect"),
     "standardised + reflect": ("standardised", "reflect"),
 }
@@ -38,7 +42,7 @@ def first_layer_figures(model: nn.Module, images: torch.Tensor, *, seed: int = 0
     Returns:
         ``{"border_shift conv1", "false_edge conv1", "border_shift conv2", "false_edge conv2"}``.
     """
-    from ..analysis.audit import audit
+    from ...analysis.audit import audit
 
     report = audit(
         model,
@@ -72,10 +76,9 @@ class NormalizationConfig:
 
     def __post_init__(self) -> None:
         for name in ("seeds", "epochs", "n_train", "n_test", "audit_images"):
-            check_positive_int(name, getattr(self, name))
-        for s in self.settings:
-            if s not in NORMALIZATION_SETTINGS:
-                raise PadkitValueError(f"settings: {s!r} is not one of {list(NORMALIZATION_SETTINGS)}")
+            check_int(getattr(self, name), name, minimum=1)
+        for i, s in enumerate(self.settings):
+            check_choice(s, f"settings[{i}]", tuple(NORMALIZATION_SETTINGS))
 
 
 def run_normalization(config: NormalizationConfig | None = None, *, progress: bool = True) -> ExperimentResult:

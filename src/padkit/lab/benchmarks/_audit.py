@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
+
+from ._inputs import Step, randn, torchvision_model
 
 __all__ = ["build_audit_variants"]
 
 
-def build_audit_variants(params: dict[str, Any], device: torch.device) -> dict[str, Callable[[], None]]:
+def build_audit_variants(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
     """Variants ``audit`` (defaults: probe and equivariance on), ``audit (stats only)`` (both off), ``inference``.
 
     ``params``: ``arch`` (torchvision name), ``n`` (batch size), ``size`` (image side), ``batches``. The images are a
     fixed random ``(batches * n, 3, size, size)`` CPU tensor; every variant moves each batch to ``device``.
     """
-    from padkit.analysis.audit import audit
-
-    from ._suites import _randn, _torchvision_model
+    from ...analysis.audit import audit
 
     torch.manual_seed(0)
-    model = _torchvision_model(params["arch"]).to(device).eval()
+    model = torchvision_model(params["arch"]).to(device).eval()
     n, size, batches = params["n"], params["size"], params["batches"]
-    images = _randn((batches * n, 3, size, size), torch.device("cpu")).clamp_(-3, 3)
+    images = randn((batches * n, 3, size, size), torch.device("cpu")).clamp_(-3, 3)
 
     def inference() -> None:
         with torch.no_grad():
             for start in range(0, images.shape[0], n):
                 model(images[start : start + n].to(device))
 
-    def run_audit(**kwargs: Any) -> Callable[[], None]:
+    def run_audit(**kwargs: Any) -> Step:
         def step() -> None:
             audit(model, images, batch_size=n, progress=False, device=device, **kwargs)
 

@@ -3,53 +3,48 @@
 :func:`run_demo` plans torchvision's ResNet-18 at 224x224 (:func:`padkit.analysis.plan.plan`), audits it under zero,
 reflect and partial-convolution padding on the built-in photographs (:func:`padkit.analysis.audit.audit`), runs short
 versions of the Red-Green location test and of the input-normalisation experiment
-(:mod:`padkit.experiments`), and writes one self-contained HTML report plus its figures as PNG files. The
+(:mod:`padkit.lab.experiments`), and writes one self-contained HTML report plus its figures as PNG files. The
 network's weights are **random** (seeded Kaiming init, nothing downloaded, nothing trained): the audit shows what the
 architecture and its padding do to activations, not what a trained ResNet-18 does.
 
-The result is data (:class:`DemoResult`); :func:`render_summary` and :func:`render_html` present it.
+The result is data (:class:`DemoResult`); :func:`padkit.render.demo.render_summary` and
+:func:`padkit.render.demo.render_html` present it.
 
 Example:
+    >>> from padkit.render.demo import render_summary
     >>> result = run_demo("/tmp/padkit-demo", quick=True, progress=False)  # doctest: +SKIP
     >>> print(render_summary(result))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
-import math
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
 
-from ._errors import PadkitTypeError, PadkitValueError
-from .analysis.audit import METRICS, AuditReport
-from .analysis.plan import Plan
-from .experiments.common import ExperimentResult
+from .._report import REPORT_FORMAT, jsonable, to_json
+from .._validate import bad_type, bad_value
+from ..analysis.audit import METRICS, AuditReport
+from ..analysis.plan import Plan
+from .experiments.result import ExperimentResult
 
 __all__ = [
     "DEMO_MODEL",
     "DEMO_MODES",
-    "JSON_FORMAT",
     "DemoResult",
     "demo_settings",
-    "render_html",
-    "render_summary",
     "run_demo",
 ]
 
-#: Version of the JSON written by :meth:`DemoResult.to_json`.
-JSON_FORMAT = 1
 #: The architecture the demo plans and audits (random init, see the module docstring).
 DEMO_MODEL = "torchvision:resnet18"
-#: Padding modes the audit compares (as a user types them; the report holds their canonical names).
+#: Padding modes the audit compares (layer vocabulary: ``zeros`` is zero padding).
 DEMO_MODES: tuple[str, ...] = ("zeros", "reflect", "partial")
 #: Seed of the model's random initialisation, the audit's image crops and the experiments.
 _SEED = 0
@@ -118,16 +113,6 @@ def demo_settings(quick: bool = False) -> dict[str, dict[str, Any]]:
     }
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass(frozen=True)
 class DemoResult:
     """Everything one demo run measured and wrote.
@@ -148,7 +133,7 @@ class DemoResult:
         seconds: wall-clock seconds per step and ``"total"``.
         cpu_seconds: CPU seconds of this process (all threads) per step and ``"total"``; on a shared machine the
             wall clock depends on the other load, the CPU time much less.
-        env: machine facts (:func:`padkit.experiments.common.environment`).
+        env: machine facts (:func:`padkit.lab.machine.environment`).
     """
 
     out_dir: str
@@ -168,18 +153,19 @@ class DemoResult:
 
     @property
     def summary(self) -> dict[str, dict[str, float]]:
-        """Audit summary per mode (canonical name): ``{mode: {metric: value}}`` for every metric in ``METRICS``."""
+        """Audit summary per mode (as the audit names it): ``{mode: {metric: value}}`` for every metric in
+        ``METRICS``."""
         return {r.mode: {m: r.summary.value(m) for m in METRICS} for r in self.audit.results}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (``"format": 1``); non-finite numbers become ``null``."""
+        """JSON-ready dict (``"format"``: :data:`padkit._report.REPORT_FORMAT`); non-finite numbers become ``null``."""
 
         def means(res: ExperimentResult) -> dict[str, dict[str, float]]:
             return {row: {m: s.mean for m, s in cols.items()} for row, cols in res.results.items()}
 
-        return _jsonable(
+        out: dict[str, Any] = jsonable(
             {
-                "format": JSON_FORMAT,
+                "format": REPORT_FORMAT,
                 "tool": "padkit demo",
                 "model": self.model,
                 "weights": self.weights,
@@ -209,54 +195,23 @@ class DemoResult:
                 "normalization": self.normalization.to_dict(),
             }
         )
+        return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The result as strict JSON (no NaN/Infinity tokens)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return to_json(self.to_dict(), indent=indent)
 
 
 # ---------------------------------------------------------------------------------------------------- the run
 def _check_out_dir(out_dir: Any) -> Path:
     if not isinstance(out_dir, (str, os.PathLike)):
-        raise PadkitTypeError(f"out_dir must be a str or os.PathLike, got {type(out_dir).__name__}")
+        raise bad_type("out_dir", out_dir, "a folder path (str or os.PathLike)")
     path = Path(out_dir)
     if str(out_dir) == "":
-        raise PadkitValueError("out_dir must be a folder path, got ''")
+        raise bad_value("out_dir", out_dir, "a folder path")
     if path.exists() and not path.is_dir():
-        raise PadkitValueError(f"out_dir={str(out_dir)!r} exists and is not a folder")
+        raise bad_value("out_dir", str(out_dir), "a folder path, not a file")
     return path
-
-
-def _save(fig: Any, path: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
-
-
-def _safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
-
-
-def _audit_figures(report: AuditReport, out: Path, max_profiles: int) -> dict[str, str]:
-    """Write the audit's own figures (:mod:`padkit.render.audit`) as PNG files."""
-    from .render import audit as render_audit
-
-    files: dict[str, str] = {}
-    if len(report.results) > 1:
-        files["audit_comparison"] = _save(render_audit.comparison_figure(report), out / "audit_comparison.png")
-    names = render_audit.pick_layers(report, 6)
-    if names:
-        files["audit_mean"] = str(render_audit.save_heatmap_png(report, out / "audit_mean.png", layers=names))
-        files["audit_std"] = _save(render_audit.heatmap_figure(report, names, "std"), out / "audit_std.png")
-    for name in render_audit.pick_layers(report, max_profiles):
-        key = f"audit_profiles_{_safe_name(name)}"
-        files[key] = _save(render_audit.profiles_figure(report, name), out / f"{key}.png")
-    return files
 
 
 def run_demo(
@@ -266,8 +221,8 @@ def run_demo(
 
     Steps: :func:`padkit.analysis.plan.plan` at 224x224; :func:`padkit.analysis.audit.audit` under
     :data:`DEMO_MODES` on the built-in photographs (ImageNet normalisation); short
-    :func:`~padkit.experiments.red_green.run_red_green` and
-    :func:`~padkit.experiments.normalization.run_normalization` runs (settings: :func:`demo_settings`). Nothing is
+    :func:`~padkit.lab.experiments.red_green.run_red_green` and
+    :func:`~padkit.lab.experiments.normalization.run_normalization` runs (settings: :func:`demo_settings`). Nothing is
     downloaded. Existing files of the same names in ``out_dir`` are overwritten.
 
     Args:
@@ -284,19 +239,21 @@ def run_demo(
     """
     for argname, value in (("quick", quick), ("progress", progress)):
         if not isinstance(value, bool):
-            raise PadkitTypeError(f"{argname} must be a bool, got {value!r}")
+            raise bad_type(argname, value, "True or False")
     out = _check_out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     import torchvision
     from tqdm.auto import tqdm
 
-    from .analysis.audit import audit
-    from .analysis.plan import plan
-    from .experiments.common import environment, render_png
+    from ..analysis.audit import audit
+    from ..analysis.plan import plan
+    from ..render.demo import render_html, write_audit_figures
+    from ..render.experiments import render_png
+    from ..render.plan import write_plan_png
     from .experiments.normalization import NormalizationConfig, run_normalization
     from .experiments.red_green import RedGreenConfig, run_red_green
-    from .render.plan import write_plan_png
+    from .machine import environment
 
     settings = demo_settings(quick)
     seconds: dict[str, float] = {}
@@ -336,7 +293,7 @@ def run_demo(
             model_name=f"{DEMO_MODEL} (random init)",
             **settings["audit"],
         )
-        figures.update(_audit_figures(report, out, 2 if quick else 3))
+        figures.update(write_audit_figures(report, out, 2 if quick else 3))
         done("audit", t0)
 
         t0 = step("red-green")
@@ -377,150 +334,3 @@ def run_demo(
     finally:
         bar.close()
     return result
-
-
-# ---------------------------------------------------------------------------------------------------- renderers
-def _fmt(v: float, digits: int = 2) -> str:
-    if isinstance(v, int) and not isinstance(v, bool):
-        return str(v)
-    if v is None or math.isnan(v):
-        return "–"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.{digits}f}"
-
-
-def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return [line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
-
-
-def _audit_rows(result: DemoResult) -> list[list[str]]:
-    rows = []
-    for r in result.audit.results:
-        cells = [r.mode]
-        for m in METRICS:
-            cells.append(_fmt(r.summary.value(m), 1 if m == "equivariance_gap" else 2))
-        cells[-1] = str(r.summary.padding_aware_channels)
-        rows.append(cells)
-    return rows
-
-
-def _experiment_metrics(res: ExperimentResult, compact: bool) -> list[str]:
-    """All metrics, or (compact) the plotted ones each followed by its ``(trained)`` counterpart when there is one."""
-    if not compact or not res.plot_metrics:
-        return list(res.metrics)
-    out: list[str] = []
-    for m in res.plot_metrics:
-        for cand in (m, m.replace("(init)", "(trained)")):
-            if cand in res.metrics and cand not in out:
-                out.append(cand)
-    return out
-
-
-def _experiment_rows(res: ExperimentResult, metrics: Sequence[str]) -> list[list[str]]:
-    rows = []
-    for row, cols in res.results.items():
-        cells = [row]
-        for m in metrics:
-            s = cols.get(m)
-            cells.append("–" if s is None else s.format(res.precision.get(m, 1)))
-        rows.append(cells)
-    return rows
-
-
-def _experiment_headers(res: ExperimentResult, metrics: Sequence[str]) -> list[str]:
-    return [f"{m} ({res.units[m]})" if res.units.get(m) else m for m in metrics]
-
-
-def _experiment_caption(res: ExperimentResult) -> str:
-    cfg = res.config
-    return f"{cfg.get('seeds')} seed(s), {cfg.get('epochs')} epoch(s), {cfg.get('n_train')} training images"
-
-
-def render_summary(result: DemoResult) -> str:
-    """The terminal summary: the plan verdict, the audit per mode, the two experiment tables and the report's path."""
-    p, a = result.plan, result.audit
-    size = "x".join(map(str, p.input_size))
-    lines = [
-        f"padkit demo: {result.model} with RANDOM weights (seeded init; nothing downloaded or trained)",
-        "",
-        f"plan at {size}: {'CLEAN' if p.clean else 'NOT CLEAN'}: {len(p.uneven_layers)} layers pad unevenly, "
-        f"{len(p.unread_layers)} leave input rows/columns unread"
-        + (
-            f"; nearest clean sizes {' or '.join('x'.join(map(str, s)) for s in p.suggested_sizes)}"
-            if p.suggested_sizes
-            else ""
-        ),
-        "",
-        f"audit: {a.images} built-in photographs at {a.input_size[0]}x{a.input_size[1]}, normalize {a.normalize}; "
-        f"means over {len(a.results[0].layers)} layers (padding_aware_channels: total; constant = zero padding)",
-    ]
-    lines += _text_table(["mode", *METRICS], _audit_rows(result))
-    for res, label in ((result.red_green, "red-green"), (result.normalization, "normalization")):
-        metrics = _experiment_metrics(res, compact=True)
-        lines += ["", f"{label}: {res.title} [{_experiment_caption(res)}]"]
-        lines += _text_table(["variant", *_experiment_headers(res, metrics)], _experiment_rows(res, metrics))
-    steps = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items() if k != "total")
-    cpu = result.cpu_seconds.get("total")
-    lines += [
-        "",
-        f"took {result.seconds.get('total', math.nan):.0f} s wall ({steps})"
-        + ("" if cpu is None else f", {cpu:.0f} s CPU with {result.env.get('torch_threads', '?')} torch thread(s)"),
-        f"report: {result.report_path}",
-    ]
-    return "\n".join(lines)
-
-
-def _data_uri(path: str) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
-
-
-def render_html(result: DemoResult) -> str:
-    """The self-contained HTML report (figures inline as base64 PNG data URIs; all text escaped by jinja2).
-
-    The figures are read from the PNG files listed in ``result.figures``.
-    """
-    import jinja2
-
-    from .render.audit import render_table as audit_table
-    from .render.plan import plan_table
-
-    template_text = (Path(__file__).resolve().parent / "templates" / "demo.html.j2").read_text("utf-8")
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    template = env.from_string(template_text)
-    images = {name: _data_uri(path) for name, path in result.figures.items()}
-    profiles = [(k[len("audit_profiles_") :], uri) for k, uri in images.items() if k.startswith("audit_profiles_")]
-    experiments = []
-    for key, res in (("red_green", result.red_green), ("normalization", result.normalization)):
-        metrics = _experiment_metrics(res, compact=False)
-        experiments.append(
-            {
-                "key": key,
-                "title": res.title,
-                "caption": _experiment_caption(res),
-                "headers": _experiment_headers(res, metrics),
-                "rows": _experiment_rows(res, metrics),
-                "notes": list(res.notes),
-                "seconds": res.seconds,
-                "image": images.get(key),
-            }
-        )
-    return template.render(
-        result=result,
-        plan=result.plan,
-        audit=result.audit,
-        metrics=METRICS,
-        audit_rows=_audit_rows(result),
-        plan_text=plan_table(result.plan),
-        audit_text=audit_table(result.audit, top=10),
-        images=images,
-        profiles=profiles,
-        experiments=experiments,
-        seconds=result.seconds,
-        summary_text=render_summary(result),
-    )

@@ -7,10 +7,10 @@ lasts at least ``min_sample_s``); on CUDA the device is synchronised before and 
 Peak memory:
 - CUDA: ``torch.cuda.reset_peak_memory_stats`` then one call; ``max_memory_allocated`` minus ``memory_allocated``
   before the call.
-- CPU: one call in a fresh worker process (:mod:`padkit.benchmarks._memworker`) with glibc's mmap threshold pinned at
-  64 KiB (``mallopt``) so freed tensors go back to the OS; the kernel's resident-set high-water mark is reset through
-  ``/proc/self/clear_refs`` before the call and read from ``VmHWM`` after it, minus ``VmRSS`` before it. Linux only;
-  elsewhere peak memory is reported as not measured.
+- CPU: one call in a fresh worker process (:mod:`padkit.lab.benchmarks._memworker`) with glibc's mmap threshold
+  pinned at 64 KiB (``mallopt``) so freed tensors go back to the OS; the kernel's resident-set high-water mark is
+  reset through ``/proc/self/clear_refs`` before the call and read from ``VmHWM`` after it, minus ``VmRSS`` before
+  it. Linux only; elsewhere peak memory is reported as not measured.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from typing import Callable, Mapping
 
 import torch
 
+from ..machine import cpu_model
 from ._results import Machine, VariantResult
 
 __all__ = [
     "CPU_MEMORY_METHOD",
     "CUDA_MEMORY_METHOD",
-    "cpu_model",
     "current_load",
     "machine_info",
     "peak_memory_cuda",
@@ -176,18 +176,6 @@ def pin_malloc() -> bool:
         return ok
     except OSError:
         return False
-
-
-def cpu_model() -> str:
-    """The CPU model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load() -> float | None:

@@ -1,0 +1,85 @@
+"""Training and scoring a classifier: cross-entropy with early stopping on validation accuracy, top-1 accuracy."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from ..._validate import check_int
+
+__all__ = ["accuracy", "train_classifier"]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Top-1 accuracy in percent of ``model`` on ``(x, y)`` (eval mode; the model's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        correct = 0
+        for i in range(0, len(x), batch_size):
+            correct += int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+    finally:
+        model.train(was_training)
+    return 100.0 * correct / max(len(x), 1)
+
+
+def train_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer],
+    seed: int,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    patience: int | None = None,
+    desc: str = "train",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train with cross-entropy, keeping the weights of the best validation epoch (early stopping by ``patience``).
+
+    Returns:
+        ``{"epochs_run", "best_epoch", "best_val", "seconds"}``; ``model`` holds the best weights on return.
+    """
+    check_int(epochs, "epochs", minimum=1)
+    from tqdm.auto import tqdm
+
+    opt = optimizer(model.parameters())
+    gen = torch.Generator().manual_seed(seed)
+    loss_fn = nn.CrossEntropyLoss()
+    best_val, best_epoch, best_state = -1.0, 0, None
+    start = time.perf_counter()
+    epoch = 0
+    bar = tqdm(range(epochs), desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch_size):
+            idx = perm[i : i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        if x_val is not None and y_val is not None:
+            val = accuracy(model, x_val, y_val)
+            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val:.1f}")
+            if val > best_val:
+                best_val, best_epoch = val, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            elif patience is not None and epoch - best_epoch >= patience:
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return {
+        "epochs_run": epoch + 1,
+        "best_epoch": best_epoch + 1,
+        "best_val": best_val,
+        "seconds": time.perf_counter() - start,
+    }
