@@ -81,9 +81,9 @@ def check_option_names(mode: str, value: object, options: Mapping[str, Any]) -> 
 
     ``value`` is ``F.pad``'s named argument, never a keyword option.
     """
-    allowed = sorted(MODE_OPTIONS[mode] - {"value"})
     for key, val in options.items():
-        if key not in allowed:
+        if key not in MODE_OPTIONS[mode] or key == "value":
+            allowed = sorted(MODE_OPTIONS[mode] - {"value"})
             expected = (
                 f"an option of mode={mode!r}: {', '.join(allowed)}" if allowed else f"no option with mode={mode!r}"
             )
