@@ -101,6 +101,42 @@ def test_integer_mean_and_median_round_like_numpy() -> None:
     assert np.pad(np.array([1, 2], dtype=np.int64), 1, "mean")[0] == 2  # 1.5 -> 2 (to even), sanity of the oracle
 
 
+CANONICAL_CASES: list[tuple[str, dict, dict]] = [
+    # (canonical mode, pad_canonical options, the same as np.pad keyword arguments)
+    ("constant", {}, {}),
+    ("constant", {"constant_values": 2.5}, {"constant_values": 2.5}),
+    ("constant", {"constant_values": ((1, 2), (3, 4))}, {"constant_values": ((1, 2), (3, 4))}),
+    ("reflect", {}, {}),
+    ("reflect", {"reflect_type": "odd"}, {"reflect_type": "odd"}),
+    ("symmetric", {"reflect_type": "even"}, {}),
+    ("replicate", {}, {}),
+    ("circular", {}, {}),
+    ("linear_ramp", {"end_values": ((1, -2), (3, 4))}, {"end_values": ((1, -2), (3, 4))}),
+    ("mean", {"stat_length": ((1, 2), (None, 3))}, {"stat_length": ((1, 2), (4, 3))}),
+    ("median", {}, {}),
+    ("empty", {}, {}),
+]
+
+
+@pytest.mark.parametrize("mode,options,np_kwargs", CANONICAL_CASES)
+def test_pad_canonical_takes_dim_order_widths_and_canonical_options(mode: str, options: dict, np_kwargs: dict) -> None:
+    from padkit.padding import pad_canonical
+
+    a = np.random.default_rng(2).standard_normal((3, 4))
+    widths = ((2, 0), (1, 5))  # dim order, unlike F.pad
+    got = pad_canonical(torch.from_numpy(a), widths, mode, options).numpy()
+    want = np.pad(a, widths, NP_NAME.get(mode, mode), **np_kwargs)
+    if mode == "empty":  # the border is unspecified
+        got, want = got[2:5, 1:5], want[2:5, 1:5]
+    _assert_np_equal(got, want, _exact(mode, a.dtype))
+    # a negative width crops that side first
+    cropped = pad_canonical(torch.from_numpy(a), ((0, 0), (-1, 2)), mode, options).numpy()
+    if mode != "empty":
+        _assert_np_equal(
+            cropped, np.pad(a[:, 1:], ((0, 0), (0, 2)), NP_NAME.get(mode, mode), **np_kwargs), _exact(mode, a.dtype)
+        )
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # hypothesis sweeps: shapes incl. size 0/1, widths up to several times the size, ranks, dtypes
 # ---------------------------------------------------------------------------------------------------------------

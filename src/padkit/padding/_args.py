@@ -32,10 +32,10 @@ __all__ = [
     "check_readable",
     "check_reflect_type",
     "check_stat_length",
-    "crop_widths",
     "number_pairs",
     "parse_pad",
     "per_side",
+    "split_crops",
 ]
 
 #: Per dimension, in dimension order: ``(before, after)``.
@@ -185,22 +185,31 @@ def canonical_options(mode: str, value: object, options: Mapping[str, Any], flat
     return out
 
 
-def check_crops(shape: Sequence[int], widths: Widths, pad: object) -> None:
-    """Every dimension is at least as long as its crops (negative widths); ``pad`` is what the user passed."""
-    for d, (b, a) in enumerate(widths):
-        crop = max(-b, 0) + max(-a, 0)
-        if crop > shape[d]:
+def split_crops(widths: Widths) -> tuple[Widths, Widths]:
+    """Widths that may be negative -> (crops, pads): ``-width`` of every negative width, and the non-negative ones.
+
+    Example:
+        >>> split_crops(((2, -1), (-3, 0)))
+        (((0, 1), (3, 0)), ((2, 0), (0, 0)))
+    """
+    crops = tuple((max(-b, 0), max(-a, 0)) for b, a in widths)
+    pads = tuple((max(b, 0), max(a, 0)) for b, a in widths)
+    return crops, pads
+
+
+def check_crops(shape: Sequence[int], widths: Widths, pad: object) -> list[int]:
+    """The shape after the crops (negative widths), each at most its dimension; ``pad`` is what the user passed."""
+    out = []
+    for d, ((cb, ca), (b, a)) in enumerate(zip(split_crops(widths)[0], widths)):
+        if cb + ca > shape[d]:
             raise bad_value(
                 "pad",
                 pad,
-                f"negative widths that crop at most the whole dimension; crops {crop} element(s) from dimension {d} "
-                f"of size {shape[d]} (widths ({b}, {a}))",
+                f"negative widths that crop at most the whole dimension; crops {cb + ca} element(s) from dimension "
+                f"{d} of size {shape[d]} (widths ({b}, {a}))",
             )
-
-
-def crop_widths(widths: Widths) -> tuple[tuple[int, int], ...]:
-    """The crop (``-width``) of every negative width, ``(0, 0)`` elsewhere."""
-    return tuple((max(-b, 0), max(-a, 0)) for b, a in widths)
+        out.append(shape[d] - cb - ca)
+    return out
 
 
 def check_readable(shape: Sequence[int], dtype: torch.dtype, widths: Widths, mode: str) -> None:

@@ -28,8 +28,8 @@ from ._args import (
     check_crops,
     check_option_names,
     check_readable,
-    crop_widths,
     parse_pad,
+    split_crops,
 )
 from ._copy import copy_pad
 from ._numpy_modes import linear_ramp, odd_reflect, statistic
@@ -82,12 +82,11 @@ def pad(
     opts = canonical_options(mode, value, options, len(flat), ndim)
     widths = pairs_from_flat(flat, ndim)
     if min(flat, default=0) < 0:
-        check_crops(input.shape, widths, pad)
+        shape = check_crops(input.shape, widths, pad)
         cval = opts.get("constant_values")
         if mode in ("constant", "empty") and isinstance(cval, numbers.Number):
             return F.pad(input, flat, mode="constant", value=cval)  # type: ignore[arg-type]  # F.pad crops alike
-        shape = [s - b - a for s, (b, a) in zip(input.shape, crop_widths(widths))]
-        check_readable(shape, input.dtype, tuple((max(b, 0), max(a, 0)) for b, a in widths), mode)
+        check_readable(shape, input.dtype, split_crops(widths)[1], mode)
     else:
         check_readable(input.shape, input.dtype, widths, mode)
     return pad_canonical(input, widths, mode, opts)
@@ -95,10 +94,11 @@ def pad(
 
 def _crop(x: torch.Tensor, widths: Widths) -> tuple[torch.Tensor, Widths]:
     """``x`` cropped by the negative widths, and the non-negative widths left to pad."""
-    for d, (cb, ca) in enumerate(crop_widths(widths)):
+    crops, pads = split_crops(widths)
+    for d, (cb, ca) in enumerate(crops):
         if cb or ca:
             x = x.narrow(d, cb, x.shape[d] - cb - ca)
-    return x, tuple((max(b, 0), max(a, 0)) for b, a in widths)
+    return x, pads
 
 
 def _constant_per_side(x: torch.Tensor, widths: Widths, values: Sequence[tuple[Any, Any]]) -> torch.Tensor:
