@@ -10,9 +10,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
-from padkit import PadkitError, PadkitTypeError, PadkitValueError
+from padkit import PadkitError, PadkitTypeError, PadkitValueError, numpy_pad, pad
 from padkit.modes import PAD_MODES
-from padkit.padding import _border_runs, _native_ok, numpy_pad, pad
+from padkit.padding._copy import CopyPad, border_runs, native_ok
 
 NP_NAME = {"replicate": "edge", "circular": "wrap"}
 COPY = ["reflect", "symmetric", "replicate", "circular"]
@@ -101,6 +101,42 @@ def test_integer_mean_and_median_round_like_numpy() -> None:
     assert np.pad(np.array([1, 2], dtype=np.int64), 1, "mean")[0] == 2  # 1.5 -> 2 (to even), sanity of the oracle
 
 
+CANONICAL_CASES: list[tuple[str, dict, dict]] = [
+    # (canonical mode, pad_canonical options, the same as np.pad keyword arguments)
+    ("constant", {}, {}),
+    ("constant", {"constant_values": 2.5}, {"constant_values": 2.5}),
+    ("constant", {"constant_values": ((1, 2), (3, 4))}, {"constant_values": ((1, 2), (3, 4))}),
+    ("reflect", {}, {}),
+    ("reflect", {"reflect_type": "odd"}, {"reflect_type": "odd"}),
+    ("symmetric", {"reflect_type": "even"}, {}),
+    ("replicate", {}, {}),
+    ("circular", {}, {}),
+    ("linear_ramp", {"end_values": ((1, -2), (3, 4))}, {"end_values": ((1, -2), (3, 4))}),
+    ("mean", {"stat_length": ((1, 2), (None, 3))}, {"stat_length": ((1, 2), (4, 3))}),
+    ("median", {}, {}),
+    ("empty", {}, {}),
+]
+
+
+@pytest.mark.parametrize("mode,options,np_kwargs", CANONICAL_CASES)
+def test_pad_canonical_takes_dim_order_widths_and_canonical_options(mode: str, options: dict, np_kwargs: dict) -> None:
+    from padkit.padding import pad_canonical
+
+    a = np.random.default_rng(2).standard_normal((3, 4))
+    widths = ((2, 0), (1, 5))  # dim order, unlike F.pad
+    got = pad_canonical(torch.from_numpy(a), widths, mode, options).numpy()
+    want = np.pad(a, widths, NP_NAME.get(mode, mode), **np_kwargs)
+    if mode == "empty":  # the border is unspecified
+        got, want = got[2:5, 1:5], want[2:5, 1:5]
+    _assert_np_equal(got, want, _exact(mode, a.dtype))
+    # a negative width crops that side first
+    cropped = pad_canonical(torch.from_numpy(a), ((0, 0), (-1, 2)), mode, options).numpy()
+    if mode != "empty":
+        _assert_np_equal(
+            cropped, np.pad(a[:, 1:], ((0, 0), (0, 2)), NP_NAME.get(mode, mode), **np_kwargs), _exact(mode, a.dtype)
+        )
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # hypothesis sweeps: shapes incl. size 0/1, widths up to several times the size, ranks, dtypes
 # ---------------------------------------------------------------------------------------------------------------
@@ -177,7 +213,7 @@ def test_border_runs_reproduce_np_pad_index_table(mode: str, size: int) -> None:
         table = np.pad(np.arange(size), (before, after), NP_NAME.get(mode, mode))
         rebuilt = np.empty(size + before + after, dtype=np.int64)
         rebuilt[before : before + size] = np.arange(size)
-        for out_start, length, src, step in _border_runs(size, before, after, mode):
+        for out_start, length, src, step in border_runs(size, before, after, mode):
             if step == 0:
                 rebuilt[out_start : out_start + length] = src
             elif step == 1:
@@ -268,7 +304,7 @@ def test_native_predicate_matches_f_pad(
     widths = [(0, 0)] * rank
     for i in range(npad):
         widths[rank - 1 - i] = (p[2 * i], p[2 * i + 1])
-    predicted = _native_ok(shape, dtype, tuple(widths), mode)
+    predicted = native_ok(shape, dtype, tuple(widths), mode)
     actual = _fpad_or_none(x, p, mode)
     if predicted:
         assert actual is not None
@@ -498,21 +534,29 @@ def test_numpy_pad_returns_the_kind_it_was_given() -> None:
             PadkitError,
             r"mode='mirror': expected a padding mode.*symmetric",
         ),
-        (lambda: pad(torch.zeros(3, 3), (1, 1, 1)), PadkitError, r"pad=\(1, 1, 1\).*odd length.*up to 4"),
-        (lambda: pad(torch.zeros(3, 3), (1,) * 6), PadkitError, r"length 6.*2 dimension.*up to 4"),
-        (lambda: pad(torch.zeros(3, 3), (1.5, 1)), PadkitTypeError, r"pad must hold integers.*1\.5"),
-        (lambda: pad(torch.zeros(3, 3), (True, 1)), PadkitTypeError, r"pad must hold integers.*True"),
-        (lambda: pad(torch.zeros(3, 3), 2), PadkitTypeError, r"pad must be a sequence"),
-        (lambda: pad(np.zeros(3), (1, 1)), PadkitTypeError, r"input must be a torch.Tensor.*ndarray"),
+        (
+            lambda: pad(torch.zeros(3, 3), (1, 1, 1)),
+            PadkitError,
+            r"pad=\(1, 1, 1\): expected an even length up to 4.*got length 3",
+        ),
+        (
+            lambda: pad(torch.zeros(3, 3), (1,) * 6),
+            PadkitError,
+            r"pad=\(1, 1, 1, 1, 1, 1\): expected an even length up to 4.*2-dim.*got length 6",
+        ),
+        (lambda: pad(torch.zeros(3, 3), (1.5, 1)), PadkitTypeError, r"pad\[0\]=1\.5 \(float\): expected an int"),
+        (lambda: pad(torch.zeros(3, 3), (True, 1)), PadkitTypeError, r"pad\[0\]=True \(bool\): expected an int"),
+        (lambda: pad(torch.zeros(3, 3), 2), PadkitTypeError, r"pad=2 \(int\): expected a sequence of ints"),
+        (lambda: pad(np.zeros(3), (1, 1)), PadkitTypeError, r"input=.*\(ndarray\): expected a torch.Tensor"),
         (
             lambda: pad(torch.zeros(3, 3), (1, 1), "reflect", stat_length=2),
             PadkitError,
-            r"stat_length=2.*mode='reflect'.*allowed: reflect_type",
+            r"stat_length=2: expected an option of mode='reflect': reflect_type",
         ),
         (
             lambda: pad(torch.zeros(3, 3), (1, 1), "circular", end_values=1),
             PadkitError,
-            r"end_values=1.*allowed: no options",
+            r"end_values=1: expected no option with mode='circular'",
         ),
         (
             lambda: pad(torch.zeros(3, 3), (1, 1), "reflect", value=1.0),
@@ -522,7 +566,7 @@ def test_numpy_pad_returns_the_kind_it_was_given() -> None:
         (
             lambda: pad(torch.zeros(3, 3), (1, 1), value=1.0, constant_values=2),
             PadkitError,
-            r"value=1.0 and constant_values=2",
+            r"value=1.0: expected None when constant_values=2 is given",
         ),
         (
             lambda: pad(torch.zeros(3, 0), (1, 1), "reflect"),
@@ -540,11 +584,19 @@ def test_numpy_pad_returns_the_kind_it_was_given() -> None:
             PadkitError,
             r"stat_length=\(1, 2, 3\)",
         ),
-        (lambda: numpy_pad(np.zeros(3), 1.5), PadkitTypeError, r"pad_width=1.5 must hold integers"),
+        (
+            lambda: numpy_pad(np.zeros(3), 1.5),
+            PadkitTypeError,
+            r"pad_width=1.5 \(float\): expected non-negative integers",
+        ),
         (lambda: numpy_pad(np.zeros(3), -1), PadkitError, r"pad_width=-1.*non-negative"),
         (lambda: numpy_pad(np.zeros(3), 1, "reflect", stat_length=1), PadkitError, r"stat_length=1.*mode='reflect'"),
         (lambda: numpy_pad(np.zeros(3), 1, "unknown"), PadkitError, r"mode='unknown'"),
-        (lambda: numpy_pad(np.zeros((2, 2)), ((1, 2, 3),)), PadkitError, r"pad_width has shape \(1, 3\)"),
+        (
+            lambda: numpy_pad(np.zeros((2, 2)), ((1, 2, 3),)),
+            PadkitError,
+            r"pad_width=\(\(1, 2, 3\),\): expected .*got shape \(1, 3\)",
+        ),
         (lambda: numpy_pad(np.array(["a"]), 1), PadkitTypeError, r"dtype <U1"),
     ],
 )
@@ -568,18 +620,16 @@ def test_fold_backward_equals_native_backward_on_native_shapes(mode: str) -> Non
     Exercise the fold (the non-CPU path) directly on the shapes F.pad handles, against F.pad's gradient, and check
     its double backward.
     """
-    from padkit.padding import _CopyPad
-
     torch.manual_seed(0)
     x = torch.randn(2, 3, 6, 5, dtype=torch.float64, requires_grad=True)
     widths = ((0, 0), (0, 0), (2, 3), (4, 1))
     flat = (4, 1, 2, 3)
-    out = _CopyPad.apply(x, widths, mode)
+    out = CopyPad.apply(x, widths, mode)
     ref = F.pad(x, flat, mode=mode)
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
     g = torch.randn_like(ref)
     (gx,) = torch.autograd.grad(out, x, g)
     (gref,) = torch.autograd.grad(ref, x, g)
     torch.testing.assert_close(gx, gref)
-    assert gradcheck(lambda t: _CopyPad.apply(t, widths, mode), (x,))
-    assert gradgradcheck(lambda t: _CopyPad.apply(t, widths, mode), (x,))
+    assert gradcheck(lambda t: CopyPad.apply(t, widths, mode), (x,))
+    assert gradgradcheck(lambda t: CopyPad.apply(t, widths, mode), (x,))

@@ -1,6 +1,6 @@
 """Generate docs/pad.md's table of what ``padkit.pad`` accepts and ``F.pad`` refuses, by calling both.
 
-Run ``python -m padkit._padding_table`` and paste the printed Markdown; nothing in it is typed by hand.
+Run ``python -m padkit.lab.pad_table`` and paste the printed Markdown; nothing in it is typed by hand.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .padding import pad
+from ..padding import pad
 
 __all__ = ["main", "rows"]
 
