@@ -391,21 +391,21 @@ def test_clean_size_search_with_early_stop_equals_full_traces(make, size, ch, se
 
 
 def test_clean_size_search_stops_candidates_early(monkeypatch):
-    from padkit.analysis import plan as plan_module
+    from padkit.analysis.plan import trace as trace_module
 
     seen = []
-    real = plan_module.run_trace
+    real = trace_module.run_trace
 
     def counting(model, x, *, maps, stop=None, hooks=None):
         try:
             trace, out = real(model, x, maps=maps, stop=stop, hooks=hooks)
-        except plan_module.StopTrace as done:
+        except trace_module.StopTrace as done:
             seen.append(len(done.trace.layers))
             raise
         seen.append(len(trace.layers))
         return trace, out
 
-    monkeypatch.setattr(plan_module, "run_trace", counting)
+    monkeypatch.setattr(trace_module, "run_trace", counting)
     with torch.device("meta"):
         model = torchvision.models.resnet18()
     p = plan(model, 224)
@@ -418,7 +418,7 @@ def test_clean_size_search_stops_candidates_early(monkeypatch):
 
 
 def test_trace_hooks_are_removed_after_a_stop_or_a_failing_forward():
-    from padkit.analysis._plan_trace import ModelHooks, StopTrace, run_trace
+    from padkit.analysis.plan.trace import ModelHooks, StopTrace, run_trace
 
     net = _NeedsEven()
     x_ok, x_bad = torch.empty(1, 1, 8, 8, device="meta"), torch.empty(1, 1, 7, 8, device="meta")
