@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError
 from padkit.analysis.plan import plan
 
 

@@ -425,7 +425,17 @@ def _cat(tr: Tracer, op: OpCall) -> bool:
 # -- the table -----------------------------------------------------------------------------------------------------
 
 #: Ops that pass their first input through unchanged; they take precedence over the ``pointwise`` tag.
-COPY_OPS = ("alias", "detach", "clone", "contiguous", "_to_copy", "lift_fresh", "lift_fresh_copy", "dropout")
+COPY_OPS = (
+    "alias",
+    "detach",
+    "clone",
+    "contiguous",
+    "_to_copy",
+    "lift_fresh",
+    "lift_fresh_copy",
+    "dropout",
+    "native_dropout",
+)
 #: Elementwise ops PyTorch does not tag ``pointwise``.
 _ELEMENTWISE = (
     "hardswish",
@@ -462,7 +472,7 @@ _NDS = (1, 2, 3)
 
 #: aten op name -> handler.
 OPS: dict[str, Handler] = {
-    **{name: _copy for name in (*COPY_OPS, "native_dropout")},
+    **{name: _copy for name in COPY_OPS},
     **{name: _pointwise for name in _ELEMENTWISE},
     "native_batch_norm": _batch_norm,
     "_native_batch_norm_legit": _batch_norm,

@@ -315,9 +315,15 @@ def run_trace(
     """
     if hooks is None:
         with ModelHooks(model) as own:
-            return run_trace(model, x, maps=maps, stop=stop, hooks=own)
+            return _run_trace(model, x, maps, stop, own)
     if hooks.model is not model:
         raise bad_value("hooks", hooks, "the ModelHooks of the model being traced")
+    return _run_trace(model, x, maps, stop, hooks)
+
+
+def _run_trace(
+    model: nn.Module, x: torch.Tensor, maps: bool, stop: Callable[[LayerRecord], bool] | None, hooks: ModelHooks
+) -> tuple[Trace, Any]:
     trace = Trace(ndim=x.dim() - 2, maps=maps, stop=stop)
     tracer = Tracer(trace)
     sizes = tuple(int(s) for s in x.shape[2:])
