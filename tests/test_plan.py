@@ -178,6 +178,30 @@ def test_padkit_layer_duck_typing_and_reflect_foveation():
     assert p.border_band(layer.name)[0].all() and p.border_band(layer.name)[-1].all()
 
 
+class _Pads(nn.Module):
+    def forward(self, x):
+        return F.pad(F.pad(F.pad(x, (1, 1, 1, 1)), (1, 1, 1, 1), value=2.0), (1, 1, 1, 1), mode="reflect")
+
+
+def test_padding_modes_in_layer_names():
+    # zero padding is 'zeros' (PyTorch's spelling) in notes and JSON, however the model spells it
+    p = plan(_Pads(), 8, in_channels=1, suggest=False)
+    assert [x.note for x in p.layers] == ["zeros", "constant", "reflect"]
+    assert [x["note"] for x in json.loads(p.to_json())["layers"]] == ["zeros", "constant", "reflect"]
+    from padkit.nn import PadConv2d
+
+    notes = {}
+    for mode, options in [("zeros", None), ("constant", None), ("constant", {"value": 1.0}), ("edge", None)]:
+        conv = PadConv2d(1, 1, 3, padding=1, padding_mode=mode, padding_options=options)
+        notes[mode, bool(options)] = plan(conv, 8, suggest=False).layers[0].note
+    assert notes == {
+        ("zeros", False): "padkit",  # zero padding: no mode in a layer's note
+        ("constant", False): "padkit",
+        ("constant", True): "constant padkit",
+        ("edge", False): "replicate padkit",
+    }
+
+
 def test_timm_conv2d_same_puts_the_extra_at_the_end():
     timm_layers = pytest.importorskip("timm.layers")
     conv = timm_layers.Conv2dSame(3, 4, 3, stride=2)
