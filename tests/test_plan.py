@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError
 from padkit.analysis.plan import plan
 
 
@@ -176,6 +176,30 @@ def test_padkit_layer_duck_typing_and_reflect_foveation():
     ).sum().backward()
     np.testing.assert_array_equal(p.foveation, x.grad[0, 0].numpy())
     assert p.border_band(layer.name)[0].all() and p.border_band(layer.name)[-1].all()
+
+
+class _Pads(nn.Module):
+    def forward(self, x):
+        return F.pad(F.pad(F.pad(x, (1, 1, 1, 1)), (1, 1, 1, 1), value=2.0), (1, 1, 1, 1), mode="reflect")
+
+
+def test_padding_modes_in_layer_names():
+    # zero padding is 'zeros' (PyTorch's spelling) in notes and JSON, however the model spells it
+    p = plan(_Pads(), 8, in_channels=1, suggest=False)
+    assert [x.note for x in p.layers] == ["zeros", "constant", "reflect"]
+    assert [x["note"] for x in json.loads(p.to_json())["layers"]] == ["zeros", "constant", "reflect"]
+    from padkit.nn import PadConv2d
+
+    notes = {}
+    for mode, options in [("zeros", None), ("constant", None), ("constant", {"value": 1.0}), ("edge", None)]:
+        conv = PadConv2d(1, 1, 3, padding=1, padding_mode=mode, padding_options=options)
+        notes[mode, bool(options)] = plan(conv, 8, suggest=False).layers[0].note
+    assert notes == {
+        ("zeros", False): "padkit",  # zero padding: no mode in a layer's note
+        ("constant", False): "padkit",
+        ("constant", True): "constant padkit",
+        ("edge", False): "replicate padkit",
+    }
 
 
 def test_timm_conv2d_same_puts_the_extra_at_the_end():
@@ -391,21 +415,21 @@ def test_clean_size_search_with_early_stop_equals_full_traces(make, size, ch, se
 
 
 def test_clean_size_search_stops_candidates_early(monkeypatch):
-    from padkit.analysis import plan as plan_module
+    from padkit.analysis.plan import trace as trace_module
 
     seen = []
-    real = plan_module.run_trace
+    real = trace_module.run_trace
 
     def counting(model, x, *, maps, stop=None, hooks=None):
         try:
             trace, out = real(model, x, maps=maps, stop=stop, hooks=hooks)
-        except plan_module.StopTrace as done:
+        except trace_module.StopTrace as done:
             seen.append(len(done.trace.layers))
             raise
         seen.append(len(trace.layers))
         return trace, out
 
-    monkeypatch.setattr(plan_module, "run_trace", counting)
+    monkeypatch.setattr(trace_module, "run_trace", counting)
     with torch.device("meta"):
         model = torchvision.models.resnet18()
     p = plan(model, 224)
@@ -418,7 +442,7 @@ def test_clean_size_search_stops_candidates_early(monkeypatch):
 
 
 def test_trace_hooks_are_removed_after_a_stop_or_a_failing_forward():
-    from padkit.analysis._plan_trace import ModelHooks, StopTrace, run_trace
+    from padkit.analysis.plan.trace import ModelHooks, StopTrace, run_trace
 
     net = _NeedsEven()
     x_ok, x_bad = torch.empty(1, 1, 8, 8, device="meta"), torch.empty(1, 1, 7, 8, device="meta")

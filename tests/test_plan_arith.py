@@ -6,7 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from padkit.analysis._plan_arith import conv_transpose_op, pool_out_size, window_op
+from padkit.analysis.plan.arith import conv_transpose_op, window_op
+from padkit.geometry import pool_out_size
 
 
 def _brute(n: int, k: int, s: int, d: int, p: int, n_out: int):
@@ -64,7 +65,7 @@ def test_pool_ceil_mode_arithmetic_matches_torch():
         ke = d * (k - 1) + 1
         n = int(rng.integers(max(1, ke - 2 * p), 40))
         n_out = F.max_pool1d(torch.zeros(1, 1, n), k, s, p, d, ceil_mode=ceil).shape[-1]
-        assert pool_out_size(n, k, s, d, p, ceil) == n_out
+        assert pool_out_size(n, k, s, d, p, p, ceil) == n_out
         rec, op = window_op(n, k, s, d, p, p, n_out)
         read, pad_taps, pad_after, unread = _brute(n, k, s, d, p, n_out)
         assert (op.read == read).all() and (op.pad_taps == pad_taps).all()

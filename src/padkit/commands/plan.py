@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._errors import PadkitValueError
+from .._validate import bad_value
 from ._types import int_at_least
 
 __all__ = ["HELP", "add_arguments", "parse_input_size", "run"]
@@ -19,9 +19,9 @@ def parse_input_size(text: str) -> tuple[int, ...]:
     try:
         size = tuple(int(p) for p in parts)
     except ValueError:
-        raise PadkitValueError(f"--input-size={text!r}: expected a spatial size such as 224 or 224,320") from None
+        raise bad_value("--input-size", text, "a spatial size such as 224 or 224,320") from None
     if not 1 <= len(size) <= 3 or min(size) < 1:
-        raise PadkitValueError(f"--input-size={text!r}: expected 1 to 3 positive ints (spatial size, no channels)")
+        raise bad_value("--input-size", text, "1 to 3 positive ints (spatial size, no channels)")
     return size
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.plan import LayerPlan, Plan
+from .text import text_table
 
 __all__ = ["plan_table", "write_plan_json", "write_plan_png"]
 
@@ -30,7 +31,7 @@ def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
     head = ("layer", "kind", "in", "out", "k/s/d", "pad b/a", "unread", "border", "")
     table = []
     for x in rows:
-        frac = plan._border_fraction(x.name)
+        frac = plan.border_fraction(x.name)
         flags = []
         if x.uneven:
             flags.append("UNEVEN")
@@ -51,10 +52,8 @@ def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
                 " ".join(flags),
             )
         )
-    widths = [max(len(str(r[i])) for r in [head, *table]) for i in range(len(head))]
     lines = [f"padkit plan: {plan.model} at {'x'.join(map(str, plan.input_size))}", ""]
-    for r in [head, *table]:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    lines += text_table(head, table, align_left=len(head))
     lines.append("")
     n_hidden = len(plan.layers) - len(rows)
     if n_hidden:

@@ -1,37 +1,43 @@
-"""Per-dimension window arithmetic for :mod:`padkit.analysis.plan` (private).
+"""Per-dimension window matrices: what each output position of one window op reads along one spatial axis.
 
-Everything here works on one spatial dimension. A *window op* maps an input axis of length ``n`` to an output axis of
-length ``n_out``; output position ``o`` reads a list of *taps*, each either a real input sample, an inserted zero (the
-holes of a transposed convolution) or a padding sample (synthesised: constant, mirrored, clipped by ``ceil_mode``).
+A *window op* maps an input axis of length ``n`` to an output axis of length ``n_out``; output position ``o`` reads a
+list of *taps*, each either a real input sample, an inserted zero (the holes of a transposed convolution) or a padding
+sample (synthesised: constant, mirrored, clipped by ``ceil_mode``). Output sizes, the 'same' split and the Mind-the-Pad
+numbers come from :mod:`padkit.geometry`; the index map of the copy modes from :func:`padkit.modes.index_map`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ...geometry import read_padding
+from ...modes import COPY_MODES, index_map, pad_mode_of
 
 __all__ = [
     "DimOp",
     "DimRecord",
     "adaptive_op",
-    "conv_out_size",
+    "apply_axes",
+    "as_tuple",
     "conv_transpose_op",
     "index_op",
+    "is_identity",
     "pad_index_map",
-    "pool_out_size",
+    "pad_op",
     "window_op",
 ]
 
-#: Padding modes whose padded samples copy one real sample (np.pad name for the index trick).
-_INDEX_MODES = {"reflect": "reflect", "symmetric": "symmetric", "replicate": "edge", "circular": "wrap"}
-#: Padding modes whose padded samples read no real sample.
-_CONSTANT_MODES = frozenset({"constant", "zeros", "partial", "empty"})
+#: Pad modes whose padded samples read no real sample.
+_NO_DATA_MODES = frozenset({"constant", "empty"})
 
 
 @dataclass(frozen=True)
 class DimRecord:
-    """What one layer does along one spatial dimension (the numbers a :class:`LayerPlan` reports)."""
+    """What one layer does along one spatial dimension (the numbers a :class:`~padkit.analysis.plan.LayerPlan`
+    reports)."""
 
     in_size: int
     out_size: int
@@ -59,39 +65,29 @@ class DimOp:
     exact_reads: bool = True
 
 
-def conv_out_size(n: int, k: int, s: int, d: int, pb: int, pa: int) -> int:
-    """Output length of a convolution (floor rule) for padding ``pb`` before and ``pa`` after."""
-    ke = d * (k - 1) + 1
-    return (n + pb + pa - ke) // s + 1
-
-
-def pool_out_size(n: int, k: int, s: int, d: int, p: int, ceil_mode: bool) -> int:
-    """Output length of a PyTorch max/avg pool (``pooling_output_shape``), including the ceil_mode rule.
-
-    With ``ceil_mode`` the last window may hang over the end, but it must start inside the input or the left padding.
-    """
-    ke = d * (k - 1) + 1
-    num = n + 2 * p - ke + ((s - 1) if ceil_mode else 0)
-    out = num // s + 1
-    if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1
-    return out
+def as_tuple(value: Any, n: int) -> tuple[int, ...]:
+    """A layer or op parameter (an int, one int in a sequence, or ``n`` ints) as ``n`` ints."""
+    if isinstance(value, int):
+        return (value,) * n
+    out = tuple(int(x) for x in value)
+    return out * n if len(out) == 1 else out
 
 
 def pad_index_map(n: int, pb: int, pa: int, mode: str) -> tuple[np.ndarray, bool]:
     """For padded positions ``-pb .. n+pa-1``: the real sample each copies (-1: none) and whether that is exact.
 
-    Negative ``pb``/``pa`` crop. Modes: constant-like, reflect, symmetric, replicate, circular are exact; statistic
-    modes (mean, median, ...) read many samples and are reported as not exact (their padded samples map to -1).
+    ``mode`` is a layer or pad mode name. Negative ``pb``/``pa`` crop. Zero/constant, reflect, symmetric, replicate and
+    circular are exact; statistic modes (mean, median, ...) read many samples and are reported as not exact (their
+    padded samples map to -1).
     """
-    core = np.arange(max(0, -pb), n - max(0, -pa))
+    mode = pad_mode_of(mode)
     before, after = max(pb, 0), max(pa, 0)
-    if mode in _INDEX_MODES and n > 0:
-        idx = np.pad(np.arange(n), (before, after), mode=_INDEX_MODES[mode])  # type: ignore[call-overload]
-        idx = idx[max(0, -pb) : len(idx) - max(0, -pa)] if (pb < 0 or pa < 0) else idx
-        return idx.astype(np.int64), True
+    if mode in COPY_MODES and n > 0:
+        idx = np.asarray(index_map(n, before, after, mode), dtype=np.int64)
+        return idx[max(0, -pb) : len(idx) - max(0, -pa)], True
+    core = np.arange(max(0, -pb), n - max(0, -pa))
     idx = np.concatenate([np.full(before, -1), core, np.full(after, -1)]).astype(np.int64)
-    return idx, mode in _CONSTANT_MODES or (before == 0 and after == 0)
+    return idx, mode in _NO_DATA_MODES or (before == 0 and after == 0)
 
 
 def window_op(
@@ -102,7 +98,7 @@ def window_op(
     pb: int,
     pa: int,
     n_out: int,
-    mode: str = "constant",
+    mode: str = "zeros",
     *,
     build: bool = True,
 ) -> tuple[DimRecord, DimOp | None]:
@@ -111,22 +107,11 @@ def window_op(
     Window ``o`` starts at padded position ``o*s`` and has taps ``o*s + j*d`` (``j < k``). Taps past the padded end
     (ceil_mode pooling) are clipped by PyTorch; they count as padding (the window is cut short at the border).
     """
-    ke = d * (k - 1) + 1
-    if n_out <= 0:
-        rec = DimRecord(n, n_out, k, s, d, 0, 0, n)
-        return rec, (DimOp(np.zeros((0, n), np.int64), np.zeros(0, bool)) if build else None)
-    last = (n_out - 1) * s + ke - 1 - pb  # input coordinate of the last tap of the last window
-    pad_before = min(pb, (n_out - 1) * s + ke) if pb > 0 else 0
-    pad_after = max(0, last - (n - 1))
-    # with dilation a real sample may fall between the taps of every window: unread counts trailing samples no tap reads
-    starts = np.arange(n_out) * s - pb
-    jmax = np.minimum(k - 1, np.floor_divide(n - 1 - starts, d))
-    real_last = starts + jmax * d
-    real_last = real_last[(jmax >= 0) & (real_last >= 0)]
-    unread = n - 1 - int(real_last.max()) if len(real_last) else n
-    rec = DimRecord(n, n_out, k, s, d, pad_before, pad_after, unread)
+    rec = DimRecord(n, n_out, k, s, d, *read_padding(n, k, s, d, pb, n_out))
     if not build:
         return rec, None
+    if n_out <= 0:
+        return rec, DimOp(np.zeros((0, n), np.int64), np.zeros(0, bool))
     idx, exact = pad_index_map(n, pb, pa, mode)
     length = len(idx)
     taps = (np.arange(n_out)[:, None] * s + np.arange(k)[None, :] * d).ravel()  # padded coordinates, origin -pb
@@ -190,3 +175,31 @@ def index_op(idx: np.ndarray, n: int, synthesized: np.ndarray) -> DimOp:
     ok = idx >= 0
     read[np.nonzero(ok)[0], idx[ok]] = 1
     return DimOp(read, synthesized.astype(bool))
+
+
+def pad_op(n: int, pb: int, pa: int, mode: str, *, build: bool = True) -> tuple[DimRecord, DimOp | None]:
+    """Explicit padding (``F.pad``) by ``pb`` before and ``pa`` after in ``mode``; negative widths crop."""
+    out = n + pb + pa
+    rec = DimRecord(n, out, None, None, None, max(pb, 0), max(pa, 0), max(-pa, 0))
+    if not build:
+        return rec, None
+    idx, exact = pad_index_map(n, pb, pa, mode)
+    synth = np.ones(out, bool)
+    synth[max(pb, 0) : max(pb, 0) + n - max(-pb, 0) - max(-pa, 0)] = False
+    dop = index_op(idx, n, synth)
+    return rec, DimOp(dop.read, dop.pad_taps, exact)
+
+
+def is_identity(dop: DimOp) -> bool:
+    """Whether the op copies its input unchanged (square identity matrix, no padding)."""
+    r = dop.read
+    return r.shape[0] == r.shape[1] and not dop.pad_taps.any() and bool((r == np.eye(r.shape[0], dtype=r.dtype)).all())
+
+
+def apply_axes(count: np.ndarray, mats: list[np.ndarray | None]) -> np.ndarray:
+    """Per axis ``a``: ``count`` (out sizes) -> ``mats[a].T @ count`` along that axis (None: identity)."""
+    for a, m in enumerate(mats):
+        if m is None:
+            continue
+        count = np.moveaxis(np.tensordot(m.T.astype(np.float64), np.moveaxis(count, a, 0), axes=1), 0, a)
+    return count

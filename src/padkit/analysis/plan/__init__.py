@@ -1,0 +1,151 @@
+"""``padkit plan``: what a model does at the border for one input size, computed statically on the meta device.
+
+Per layer it reports the padding *as actually applied* (PyTorch drops the padded samples no window reaches, see
+"Mind the Pad", Alsallakh et al. ICLR 2021), the real samples no window reads, and whether the padding is uneven; for
+the whole model whether the size is *clean*, the nearest clean sizes, the padding-reach map of every layer and the
+foveation map (how many windows of the network use each input pixel). Nothing is sampled or guessed: what cannot be
+followed exactly is reported as unknown.
+
+The package: :mod:`.report` (the :class:`Plan` / :class:`LayerPlan` results and their JSON), :mod:`.trace` (the
+dispatch-mode tracer and its module hooks), :mod:`.ops` (how each aten op moves the spatial axes, a table keyed by op
+name), :mod:`.modules` (layer modules analysed from their parameters), :mod:`.arith` (per-dimension window matrices),
+:mod:`.graph` (the dataflow graph and the foveation count) and :mod:`.search` (the clean-size search).
+
+Example:
+    >>> import torch, torchvision
+    >>> p = plan(torchvision.models.resnet18(), 224)
+    >>> p.layers[0].pad_before, p.layers[0].pad_after
+    ((3, 3), (2, 2))
+    >>> p.clean, p.suggested_sizes
+    (False, ((193, 193), (225, 225)))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any, Sequence, Union
+
+import torch
+from torch import nn
+
+from ..._errors import PadkitValueError
+from ..._validate import bad_type, bad_value, check_int, is_int
+from .report import FORMAT_VERSION, LayerPlan, Plan, layer_plan
+from .search import suggest_sizes
+from .trace import trace_at
+
+__all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "plan"]
+
+
+def _meta_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose parameters and buffers live on the meta device; the original is not touched."""
+    memo: dict[int, Any] = {}
+    for t in list(model.parameters()) + list(model.buffers()):
+        if id(t) in memo:
+            continue
+        m = torch.empty_like(t, device="meta")
+        memo[id(t)] = nn.Parameter(m, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else m
+    try:
+        clone = copy.deepcopy(model, memo)
+    except Exception as exc:  # TorchScript and friends: fall back to a full copy moved to meta
+        try:
+            clone = copy.deepcopy(model).to("meta")
+        except Exception:
+            raise PadkitValueError(
+                f"model={type(model).__name__}: expected a model that copy.deepcopy can copy for planning ({exc})"
+            ) from exc
+    with contextlib.suppress(NotImplementedError):  # torch.export modules: frozen as exported
+        clone.train(False)
+    return clone
+
+
+def _spatial_rank(model: nn.Module) -> tuple[int, int]:
+    """Spatial rank and input channels of the first convolution (2-D, 3 channels without one)."""
+    for mod in model.modules():
+        if isinstance(mod, nn.modules.conv._ConvNd):
+            return len(mod.kernel_size), int(mod.in_channels)
+    return 2, 3
+
+
+def _parse_size(input_size: object, rank: int) -> tuple[int, ...]:
+    if is_int(input_size):
+        size: tuple[Any, ...] = (int(input_size),) * rank  # type: ignore[call-overload]
+    elif isinstance(input_size, Sequence) and not isinstance(input_size, str):
+        size = tuple(input_size)
+    else:
+        raise bad_type("input_size", input_size, "an int or a sequence of ints")
+    if not 1 <= len(size) <= 3 or not all(is_int(s) and s >= 1 for s in size):
+        raise bad_value("input_size", input_size, "1 to 3 positive ints (the spatial size)")
+    return tuple(int(s) for s in size)
+
+
+def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, suggest: bool, search: int) -> Plan:
+    """:func:`plan` on checked, canonical arguments."""
+    meta_model = _meta_copy(model)
+    trace = trace_at(meta_model, size, channels, maps=True)
+    layers = tuple(layer_plan(r) for r in trace.layers)
+    clean = not any(x.uneven or any(x.unread) or x.kind == "unknown" for x in layers)
+    suggested = suggest_sizes(meta_model, size, channels, search) if suggest else ()
+    reach = {r.name: r.reach for r in trace.layers if r.reach is not None}
+    notes = [f"spatial tracking lost at {w}" for w in dict.fromkeys(trace.losses)]
+    notes += [f"spatial structure ends at {w}" for w in dict.fromkeys(trace.endings)]
+    notes += [f"global context (not in the maps): {w}" for w in dict.fromkeys(trace.context)]
+    notes += [f"inexact: {w}" for w in dict.fromkeys(trace.inexact)]
+    return Plan(
+        model=name,
+        input_size=size,
+        layers=layers,
+        clean=clean,
+        suggested_sizes=suggested,
+        foveation=trace.foveation,
+        notes=tuple(notes),
+        _reach=reach,
+    )
+
+
+def plan(
+    model: nn.Module,
+    input_size: Union[int, Sequence[int]],
+    *,
+    in_channels: int | None = None,
+    name: str | None = None,
+    suggest: bool = True,
+    search: int = 64,
+) -> Plan:
+    """Analyse the padding of ``model`` for inputs of spatial size ``input_size``, statically (meta device).
+
+    Args:
+        model: any ``nn.Module`` taking one ``(N, C, *spatial)`` tensor; not modified, weights never read.
+        input_size: spatial size: one int (same along every dim; the rank is taken from the first convolution) or
+            1 to 3 ints (``(H, W)``).
+        in_channels: channels of the input; default: the first convolution's ``in_channels`` (3 without one).
+        name: name stored in the plan (default: the model's class name).
+        suggest: search the nearest clean sizes (a few extra meta forwards).
+        search: how far (per dim) to search for clean sizes.
+
+    Returns:
+        A :class:`Plan`.
+
+    Raises:
+        PadkitTypeError: ``model`` is not an ``nn.Module``, or ``input_size``/``in_channels``/``search`` not ints.
+        PadkitValueError: bad ``input_size``/``in_channels``/``search``, or the model's forward fails at that size.
+
+    Example:
+        >>> plan(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), 8).layers[0].pad_after
+        (0, 0)
+    """
+    if not isinstance(model, nn.Module):
+        raise bad_type("model", model, "a torch.nn.Module")
+    rank, channels = _spatial_rank(model)
+    size = _parse_size(input_size, rank)
+    in_channels = check_int(in_channels, "in_channels", minimum=1, allow_none=True)
+    search = check_int(search, "search", minimum=0)
+    return _plan(
+        model,
+        size,
+        channels if in_channels is None else in_channels,
+        name or type(model).__name__,
+        bool(suggest),
+        search,
+    )
