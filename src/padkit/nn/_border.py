@@ -67,7 +67,7 @@ class BorderPlan:
     def __init__(
         self, nd: int, x: Tensor, s: tuple[int, ...], d: tuple[int, ...], pairs: Pairs, k: tuple[int, ...], mode: str
     ) -> None:
-        self.nd, self.s, self.d, self.k, self.mode = nd, s, d, k, mode
+        self.nd, self.s, self.d, self.mode = nd, s, d, mode
         self.spatial = tuple(int(v) for v in x.shape[2:])
         self.pad = tuple(b for b, _ in pairs)
         self.out_sp = tuple(
