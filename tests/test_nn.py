@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import padkit.nn as pnn
-from padkit._errors import PadkitError, PadkitTypeError
-from padkit.geometry import flat_pad, parse_padding, resolve_padding, same_padding
+from padkit import PadkitError, PadkitTypeError
+from padkit.geometry import conv_out_size, pool_out_size, same_padding
+from padkit.nn import _border, _partial
 from padkit.nn import functional as PF
 
 SCIPY = {
@@ -43,6 +44,24 @@ def np_pad(x: torch.Tensor, pairs, mode: str, **kw) -> torch.Tensor:
     """Oracle padding of the spatial dims with NumPy."""
     width = [(0, 0), (0, 0), *pairs]
     return torch.from_numpy(np.pad(x.detach().numpy(), width, mode=NUMPY.get(mode, mode), **kw))
+
+
+def brute_same(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """'same' found by search: the smallest total padding whose conv has ceil(n / s) outputs, odd sample at the end."""
+    total = max(0, d * (k - 1) + 1 - n)
+    while F.conv1d(torch.zeros(1, 1, n + total), torch.zeros(1, 1, k), stride=s, dilation=d).shape[-1] < -(-n // s):
+        total += 1
+    return total // 2, total - total // 2
+
+
+def expected_pairs(padding, nd, size, ks, stride, dilation):
+    """(before, after) per dim of a padding argument, computed here: ints, per-dim ints, pairs or 'same'."""
+    per_dim = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd  # noqa: E731
+    if padding == "same":
+        return tuple(brute_same(n, k, s, d) for n, k, s, d in zip(size, ks, per_dim(stride), per_dim(dilation)))
+    if isinstance(padding, int):
+        return ((padding, padding),) * nd
+    return tuple(p if isinstance(p, tuple) else (p, p) for p in padding)
 
 
 def brute_conv(x, w, b, stride, pairs, dilation, groups, mode, **kw):
@@ -94,7 +113,8 @@ def test_conv_strided_dilated_grouped(case, mode: str) -> None:
     b = torch.randn(w.shape[0], generator=g, dtype=torch.float64)
     conv = CONVS[nd](4, w.shape[0], ks, stride, padding, dilation, groups, padding_mode=mode, dtype=torch.float64)
     conv.load_state_dict({"weight": w, "bias": b})
-    pairs = conv.explicit_padding(size)
+    pairs = expected_pairs(padding, nd, size, ks, stride, dilation)
+    assert conv.explicit_padding(size) == pairs
     ref = brute_conv(x, w, b, stride, pairs, dilation, groups, mode)
     torch.testing.assert_close(conv(x), ref, rtol=1e-12, atol=1e-12)
     # functional core == module, and both algorithms agree
@@ -134,10 +154,7 @@ def test_conv_constant_value_and_options() -> None:
     mode=st.sampled_from(["zeros", "reflect", "circular", "partial"]),
 )
 def test_same_output_size_any_stride(n: int, k: int, s: int, d: int, mode: str) -> None:
-    before, after = same_padding(n, k, s, d)
-    ke = d * (k - 1) + 1
-    assert after - before in (0, 1)
-    assert (n + before + after - ke) // s + 1 == math.ceil(n / s)
+    before, after = brute_same(n, k, s, d)
     x = torch.randn(1, 1, n, dtype=torch.float64)
     w = torch.randn(1, 1, k, dtype=torch.float64)
     y = PF.conv1d(x, w, stride=s, padding="same", dilation=d, padding_mode=mode)
@@ -201,7 +218,8 @@ def test_partial_matches_formula(case, bias: bool) -> None:
         4, 6, ks, stride, padding, dilation, groups, bias=bias, padding_mode="partial", dtype=torch.float64
     )
     x = torch.randn(3, 4, *size, generator=g, dtype=torch.float64)
-    pairs = conv.explicit_padding(size)
+    pairs = expected_pairs(padding, nd, size, ks, stride, dilation)
+    assert conv.explicit_padding(size) == pairs
     ref = partial_oracle(x, conv.weight, conv.bias, stride, pairs, dilation, groups)
     torch.testing.assert_close(conv(x), ref, rtol=1e-12, atol=1e-12)
 
@@ -212,8 +230,8 @@ def test_partial_cache_follows_batch_size_device_dtype_and_size() -> None:
         x = torch.randn(shape, dtype=torch.float64)
         ref = partial_oracle(x, conv.weight, conv.bias, 1, ((1, 1), (1, 1)), 1, 1)
         torch.testing.assert_close(conv(x), ref)
-    a = PF._cached_partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), None, torch.float32)
-    assert PF._cached_partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), None, torch.float32) is a
+    a, _ = _partial.cached_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), None, torch.float32)
+    assert _partial.cached_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), None, torch.float32)[0] is a
     assert torch.equal(PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), a)  # a copy of it
     b = PF.partial_ratio((6, 6), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), dtype=torch.float64)
     assert b.dtype == torch.float64 and b is not a
@@ -320,10 +338,12 @@ def test_pools_with_modes(mode: str, nd: int, ceil_mode: bool) -> None:
     avgp = {1: pnn.PadAvgPool1d, 2: pnn.PadAvgPool2d, 3: pnn.PadAvgPool3d}[nd](
         3, 2, 1, ceil_mode=ceil_mode, padding_mode=mode
     )
-    read = maxp.explicit_padding((8,) * nd)
+    nat = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[nd](3, 2, 1, ceil_mode=ceil_mode)
+    out = nat(x).shape[-1]  # every dim alike; the windows read padding 1 before, and up to the last window's end after
+    read = ((1, (out - 1) * 2 + 3 - 8 - 1),) * nd
+    assert maxp.explicit_padding((8,) * nd) == read
     torch.testing.assert_close(maxp(x), brute_pool(x, 3, 2, read, mode, "max"))
     torch.testing.assert_close(avgp(x), brute_pool(x, 3, 2, read, mode, "avg"))
-    nat = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[nd](3, 2, 1, ceil_mode=ceil_mode)
     assert maxp(x).shape == nat(x).shape
 
 
@@ -517,7 +537,8 @@ def test_gradcheck_border_algorithm(mode: str, nd: int) -> None:
     )
 
 
-# --- regressions found by review (session 3) ---------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------------------------
+# regressions
 
 
 def test_border_algorithm_under_autocast_trains():
@@ -548,11 +569,11 @@ def test_border_algorithm_under_autocast_trains():
 )
 def test_a_pass_under_inference_mode_does_not_poison_the_caches(make):
     layer = make()
-    PF._INDEX_CACHE.clear()
-    PF._RATIO_CACHE.clear()
+    _border._INDEX_CACHE.clear()
+    _partial._RATIO_CACHE.clear()
     with torch.inference_mode():
         layer(torch.randn(2, 4, 8, 8))
-    cached = list(PF._INDEX_CACHE.values()) + [r for r, _ in PF._RATIO_CACHE.values()]
+    cached = _border._INDEX_CACHE.values() + [r for r, _ in _partial._RATIO_CACHE.values()]
     assert cached and not any(t.is_inference() for t in cached)  # cached once, and usable for training
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     layer(x).sum().backward()
@@ -588,8 +609,8 @@ def test_max_pool_integer_input_with_uneven_padding(dtype):
     x = torch.randint(0, 100, (1, 2, 6, 7)).to(dtype)
     got = PF.max_pool2d(x, 3, 2, "same")
     low = torch.iinfo(dtype).min
-    pairs = resolve_padding(parse_padding("same", 2), (6, 7), (3, 3), (2, 2), (1, 1))
-    ref = F.max_pool2d(F.pad(x.double(), flat_pad(pairs), value=low), 3, 2).to(dtype)
+    # TF 'same', 3 wide, stride 2: 6 rows -> 3 outputs need 1 more row (at the end); 7 columns -> 4 need 2
+    ref = F.max_pool2d(F.pad(x.double(), (1, 1, 0, 1), value=low), 3, 2).to(dtype)
     assert got.dtype == dtype and torch.equal(got, ref)
 
 
@@ -601,7 +622,7 @@ def test_transposed_conv_with_too_much_padding_is_a_value_error(mode):
 
 
 def test_transposed_conv_refuses_string_padding():
-    with pytest.raises(PadkitTypeError, match="padding='same' is not supported by PadConvTranspose2d"):
+    with pytest.raises(PadkitTypeError, match=r"padding='same' .*PadConvTranspose2d"):
         pnn.PadConvTranspose2d(4, 4, 3, padding="same")
 
 
@@ -612,3 +633,96 @@ def test_repr_hides_zeros_and_shows_options_like_pytorch():
     assert "padding_mode=mean" in text and "padding_options={'stat_length': 2}" in text
     assert "algorithm=border" in repr(pnn.PadConv2d(3, 4, 3, padding=1, padding_mode="reflect", algorithm="border"))
     assert "padding_mode=reflect" in repr(pnn.PadAvgPool2d(3, 1, 1, padding_mode="reflect"))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# geometry against PyTorch and brute force
+@given(n=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), d=st.integers(1, 3))
+def test_same_padding_is_the_smallest_padding_giving_ceil_n_over_s(n: int, k: int, s: int, d: int) -> None:
+    assert same_padding(n, k, s, d) == brute_same(n, k, s, d)
+
+
+def test_conv_and_pool_out_size_match_torch() -> None:
+    x = torch.zeros(1, 1, 40)
+    for n in range(1, 12):
+        for k in range(1, 5):
+            for s in range(1, 4):
+                for d in range(1, 3):
+                    for before, after in ((0, 0), (1, 0), (0, 2), (2, 1)):
+                        if n + before + after >= d * (k - 1) + 1:
+                            y = F.conv1d(F.pad(x[..., :n], (before, after)), torch.zeros(1, 1, k), stride=s, dilation=d)
+                            assert conv_out_size(n, k, s, d, before, after) == y.shape[-1]
+                    for p in range(0, k // 2 + 1):
+                        for ceil_mode in (False, True):
+                            if n + 2 * p < d * (k - 1) + 1:
+                                continue
+                            y = F.max_pool1d(x[..., :n], k, s, p, d, ceil_mode=ceil_mode)
+                            assert pool_out_size(n, k, s, d, p, p, ceil_mode) == y.shape[-1], (n, k, s, d, p, ceil_mode)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# names: layers read back the user's mode (layer vocabulary, PyTorch's 'zeros')
+def test_layers_read_back_the_mode_given() -> None:
+    assert pnn.PadConv2d(3, 4, 3, padding_mode="zeros").padding_mode == "zeros"
+    assert pnn.PadConv2d(3, 4, 3).padding_mode == "zeros"
+    assert pnn.PadConv2d(3, 4, 3, padding_mode="constant").padding_mode == "constant"
+    for alias, name in (("zero", "zeros"), ("edge", "replicate"), ("wrap", "circular"), ("Reflect", "reflect")):
+        assert pnn.PadConv2d(3, 4, 3, padding_mode=alias).padding_mode == name
+        assert pnn.PadConvTranspose2d(3, 4, 3, padding_mode=alias).padding_mode == name
+        assert pnn.PadMaxPool2d(3, padding_mode=alias).padding_mode == name
+        assert pnn.PadAvgPool2d(3, padding_mode=alias).padding_mode == name
+    assert pnn.PadMaxPool2d(3).padding_mode == pnn.PadAvgPool1d(3).padding_mode == "zeros"
+    assert pnn.PadConvTranspose3d(3, 4, 3).padding_mode == "zeros"
+
+
+def test_repr_shows_constant_and_hides_zeros() -> None:
+    assert "padding_mode" not in repr(pnn.PadMaxPool2d(3, 2, 1))
+    assert "padding_mode=constant" in repr(pnn.PadConv2d(3, 4, 3, padding=1, padding_mode="constant"))
+
+
+def test_zeros_and_constant_compute_the_same() -> None:
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 7, 8, generator=g)
+    w = torch.randn(4, 3, 3, 3, generator=g)
+    ref = F.conv2d(x, w, padding=1)
+    for mode in ("zeros", "zero", "constant"):
+        torch.testing.assert_close(PF.conv2d(x, w, padding=1, padding_mode=mode), ref)
+        torch.testing.assert_close(PF.max_pool2d(x, 3, 2, 1, padding_mode=mode), F.max_pool2d(x, 3, 2, 1))
+        torch.testing.assert_close(PF.avg_pool2d(x, 3, 2, 1, padding_mode=mode), F.avg_pool2d(x, 3, 2, 1))
+    filled = PF.conv2d(x, w, padding=1, padding_mode="constant", padding_options={"value": 1.5})
+    torch.testing.assert_close(filled, F.conv2d(F.pad(x, (1, 1, 1, 1), value=1.5), w))
+
+
+def test_arguments_are_checked_once_with_one_grammar() -> None:
+    x, w = torch.randn(1, 2, 6, 6), torch.randn(2, 2, 3, 3)
+    with pytest.raises(PadkitError, match="stride=0: expected"):
+        PF.conv2d(x, w, stride=0)
+    with pytest.raises(PadkitError, match=r"stride=\(0, 0\): expected"):
+        pnn.PadConv2d(2, 2, 3, stride=0)
+    with pytest.raises(PadkitError, match="algorithm='fast': expected"):
+        PF.conv2d(x, w, algorithm="fast")
+    with pytest.raises(PadkitTypeError, match=r"padding_options\['value'\]='a'"):
+        pnn.PadConv2d(2, 2, 3, padding_mode="constant", padding_options={"value": "a"})
+    with pytest.raises(PadkitError, match=r"output_padding=\(2, 2\): expected"):
+        pnn.PadConvTranspose2d(2, 2, 3, stride=2, output_padding=2)
+    with pytest.raises(PadkitError, match="kernel_size=0: expected"):
+        PF.max_pool2d(x, 0)
+    with pytest.raises(PadkitError, match="input_spatial_size"):
+        pnn.PadMaxPool2d(3).explicit_padding((3,))
+    with pytest.raises(PadkitTypeError, match="input="):
+        PF.conv2d([1.0], w)  # type: ignore[arg-type]
+
+
+def test_tensor_cache_is_a_bounded_lru() -> None:
+    from padkit.nn._cache import TensorCache
+
+    cache: TensorCache[torch.Tensor] = TensorCache(2)
+    a = cache.get("a", lambda: torch.zeros(1))
+    cache.get("b", lambda: torch.zeros(1))
+    assert cache.get("a", lambda: torch.ones(1)) is a  # a hit; "b" is now the least recently used
+    cache.get("c", lambda: torch.zeros(1))
+    assert len(cache) == 2
+    assert cache.get("b", lambda: torch.ones(1)).item() == 1.0  # "b" was dropped and made again
+    with torch.inference_mode():
+        made = cache.get("d", lambda: torch.zeros(1))
+    assert not made.is_inference()

@@ -1,7 +1,9 @@
 """Padding-aware layers: convolutions, transposed convolutions and pooling with any padding mode.
 
-Every layer subclasses the PyTorch layer it replaces and calls :mod:`padkit.nn.functional`; each exposes
-``explicit_padding(input_spatial_size)`` -> per spatial dim ``(before, after)`` padding for that input size.
+Every layer subclasses the PyTorch layer it replaces, checks its configuration once at construction and runs the same
+implementation as :mod:`padkit.nn.functional`; ``padding_mode`` reads back the name given (``zeros`` by default, aliases
+resolved). Each exposes ``explicit_padding(input_spatial_size)`` -> per spatial dim ``(before, after)`` padding for
+that input size.
 
 Example:
     >>> import torch

@@ -1,22 +1,21 @@
 """Padding-aware convolutions: ``PadConv1d/2d/3d`` and ``PadConvTranspose1d/2d/3d``.
 
 They subclass the PyTorch layers (``isinstance``, ``state_dict`` keys, optimizers and ``load_state_dict`` of a plain
-conv keep working), store their configuration and call :mod:`padkit.nn.functional`.
+conv keep working), check their configuration once at construction and call :mod:`padkit.nn._impl` with it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torch
 from torch import Tensor, nn
 
-from .._errors import PadkitTypeError, PadkitValueError
-from .._validate import ntuple
-from ..geometry import PaddingArg, PaddingSpec, parse_padding, resolve_padding
-from ..modes import LAYER_MODES, canonical_mode
-from ..modes import check_options as validate_options
-from . import functional as PF
+from .._validate import bad_type, check_choice, ntuple
+from ..geometry import PaddingArg, PaddingSpec, parse_padding, resolve_padding, transpose_extension
+from . import _impl
+from ._args import TRANSPOSE_MODES, check_spatial_size, mode_and_options, transpose_args
+from ._layer import padding_repr, shown_padding
+from .functional import ALGORITHMS
 
 __all__ = [
     "PadConv1d",
@@ -26,38 +25,6 @@ __all__ = [
     "PadConvTranspose2d",
     "PadConvTranspose3d",
 ]
-
-
-def _visible_padding(padding: Any, spec: PaddingSpec, nd: int) -> Any:
-    """What ``.padding`` shows: PyTorch's form (int tuple or string) where it has one, else (before, after) pairs."""
-    if isinstance(padding, str):
-        return padding.strip().lower()
-    if isinstance(spec, tuple) and all(b == a for b, a in spec):
-        return tuple(b for b, _ in spec)
-    return spec
-
-
-def _check_spatial(size: Sequence[int], nd: int) -> tuple[int, ...]:
-    if (
-        not isinstance(size, (tuple, list, torch.Size))
-        or len(size) != nd
-        or any(not isinstance(v, int) or v < 0 for v in size)
-    ):
-        raise PadkitValueError(f"input_spatial_size must be {nd} non-negative ints, got {size!r}")
-    return tuple(size)
-
-
-def _padding_repr(module: Any, base: str, algorithm: str | None = None) -> str:
-    """``nn.ConvNd.extra_repr`` with padkit's mode: hidden for zeros (as PyTorch hides ``zeros``), options and a
-    non-default algorithm shown."""
-    base = base.replace(f", padding_mode={module.padding_mode}", "")
-    if module.padding_mode != "constant" or module.padding_options:
-        base += f", padding_mode={module.padding_mode}"
-    if module.padding_options:
-        base += f", padding_options={dict(module.padding_options)}"
-    if algorithm is not None and algorithm != "auto":
-        base += f", algorithm={algorithm}"
-    return base
 
 
 class _PadConvNd:
@@ -79,20 +46,19 @@ class _PadConvNd:
         self, padding: Any, padding_mode: str, padding_options: Mapping[str, Any] | None, algorithm: str
     ) -> None:
         self._padding_spec = parse_padding(padding, self._nd)
-        self.padding = _visible_padding(padding, self._padding_spec, self._nd)
-        self.padding_mode = canonical_mode(padding_mode, allowed=LAYER_MODES, argname="padding_mode")
-        self.padding_options = validate_options(self.padding_mode, padding_options)
-        if algorithm not in PF.ALGORITHMS:
-            raise PadkitValueError(f"algorithm={algorithm!r} is not one of {PF.ALGORITHMS}")
-        self.algorithm = algorithm
+        self.padding = shown_padding(padding, self._padding_spec, keep_int=False)
+        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options)
+        self.algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
+        ntuple(self.stride, self._nd, "stride", minimum=1)
+        ntuple(self.dilation, self._nd, "dilation", minimum=1)
 
     def explicit_padding(self, input_spatial_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """The ``(before, after)`` padding per spatial dim (dim order) this layer applies to an input of that size."""
-        size = _check_spatial(input_spatial_size, self._nd)
+        size = check_spatial_size(input_spatial_size, self._nd)
         return resolve_padding(self._padding_spec, size, self.kernel_size, self.stride, self.dilation)
 
     def forward(self, input: Tensor) -> Tensor:
-        return PF._conv_nd(
+        return _impl.conv(
             self._nd,
             input,
             self.weight,
@@ -145,7 +111,7 @@ class _PadConvNd:
         return new
 
     def extra_repr(self) -> str:
-        return _padding_repr(self, super().extra_repr(), self.algorithm)  # type: ignore[misc]
+        return padding_repr(self, super().extra_repr(), self.algorithm)  # type: ignore[misc]
 
 
 class PadConv1d(_PadConvNd, nn.Conv1d):  # type: ignore[misc]
@@ -185,9 +151,10 @@ class PadConv2d(_PadConvNd, nn.Conv2d):  # type: ignore[misc]
     """``nn.Conv2d`` with any padding mode, ``'same'`` for any stride, and partial-convolution padding.
 
     ``padding``: int, ``(pH, pW)``, ``((top, bottom), (left, right))``, ``"valid"`` or ``"same"`` (output
-    ``ceil(n / stride)``; odd extra padding at the end, TensorFlow's rule). ``padding_mode``: ``zeros``/``constant``,
-    ``reflect``, ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``,
-    ``median`` or ``partial``. ``padding_options``: the mode's keyword options. ``algorithm``: ``"auto"`` = ``"pad"``
+    ``ceil(n / stride)``; odd extra padding at the end, TensorFlow's rule). ``padding_mode`` (read back as given,
+    aliases resolved): ``zeros`` (default), ``constant`` (fill value in ``padding_options``), ``reflect``,
+    ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median`` or
+    ``partial``. ``padding_options``: the mode's keyword options. ``algorithm``: ``"auto"`` = ``"pad"``
     (pad a copy, then a valid conv) or ``"border"`` (zero-padded conv + exact border correction, no padded copy;
     first-order gradients only): see ``padkit.nn.functional.ALGORITHMS``.
 
@@ -270,22 +237,20 @@ class _PadConvTransposeNd:
     output_padding: tuple[int, ...]
 
     def _setup(self, padding_mode: str, padding_options: Mapping[str, Any] | None) -> None:
-        modes = tuple(m for m in LAYER_MODES if m != "partial")
-        self.padding_mode = canonical_mode(padding_mode, allowed=modes, argname="padding_mode")
-        self.padding_options = validate_options(self.padding_mode, padding_options)
-        ntuple(self.padding, self._nd, "padding")
+        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES)
+        transpose_args(self.stride, self.padding, self.output_padding, self.dilation, self._nd)
 
     def extra_repr(self) -> str:
-        return _padding_repr(self, super().extra_repr())  # type: ignore[misc]
+        return padding_repr(self, super().extra_repr())  # type: ignore[misc]
 
     def explicit_padding(self, input_spatial_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """Samples ``(before, after)`` per spatial dim by which the input is extended with the padding mode.
 
         For ``zeros`` (plain transposed conv) the same counts are reported; they read zeros and change nothing.
         """
-        _check_spatial(input_spatial_size, self._nd)
+        check_spatial_size(input_spatial_size, self._nd)
         return tuple(
-            PF.transpose_extension(k, s, p, d, op)
+            transpose_extension(k, s, p, d, op)
             for k, s, p, d, op in zip(self.kernel_size, self.stride, self.padding, self.dilation, self.output_padding)
         )
 
@@ -293,7 +258,7 @@ class _PadConvTransposeNd:
         output_padding = self._output_padding(  # type: ignore[attr-defined]
             input, output_size, self.stride, self.padding, self.kernel_size, self._nd, self.dilation
         )
-        return PF._conv_transpose_nd(
+        return _impl.conv_transpose(
             self._nd,
             input,
             self.weight,
@@ -334,19 +299,19 @@ class _PadConvTransposeNd:
 _TDOC = """``nn.ConvTranspose{nd}d`` with a padding mode (PyTorch allows only zeros).
 
     The input is extended by ``padding_mode`` beyond its border, transposed-convolved, and cropped to the output window
-    of ``nn.ConvTranspose{nd}d`` (see :func:`padkit.nn.functional.conv_transpose2d` for the exact rule).
-    ``zeros`` equals
-    ``nn.ConvTranspose{nd}d`` exactly; other modes change only outputs near the border. ``output_padding`` and
-    ``forward(input, output_size)`` work as in PyTorch.
+    of ``nn.ConvTranspose{nd}d`` (see :func:`padkit.nn.functional.conv_transpose2d` for the exact rule). ``zeros``
+    (the default) equals ``nn.ConvTranspose{nd}d`` exactly; other modes change only outputs near the border.
+    ``output_padding`` and ``forward(input, output_size)`` work as in PyTorch.
     """
 
 
 def _check_transpose_padding(padding: Any, nd: int) -> None:
     """Transposed convs take int padding only (nn.ConvTranspose*d would split a string into characters)."""
     if isinstance(padding, str):
-        raise PadkitTypeError(
-            f"padding={padding!r} is not supported by PadConvTranspose{nd}d; allowed: an int or {nd} ints "
-            "(the input is extended by the padding mode, see the class docstring)"
+        raise bad_type(
+            "padding",
+            padding,
+            f"an int or {nd} ints for PadConvTranspose{nd}d (the input is extended by the padding mode)",
         )
 
 

@@ -1,9 +1,10 @@
 """Pooling with padding modes: ``PadMaxPool1d/2d/3d`` and ``PadAvgPool1d/2d/3d``.
 
-``constant`` (alias ``zeros``) is PyTorch's own pooling: max pooling never picks a padded sample (-inf), average
-pooling pads zeros and counts them when ``count_include_pad=True``. ``partial`` ignores padding (max: same as constant;
-average: divides by the real samples only, PyTorch's ``count_include_pad=False``). Every other mode pads with the mode,
-so each window is full of data and average pooling divides by the full window. See :mod:`padkit.nn.functional`.
+``zeros`` (the default; also ``constant`` without options) is PyTorch's own pooling: max pooling never picks a padded
+sample (-inf), average pooling pads zeros and counts them when ``count_include_pad=True``. ``partial`` ignores padding
+(max: same as zeros; average: divides by the real samples only, PyTorch's ``count_include_pad=False``). Every other
+mode pads with the mode, so each window is full of data and average pooling divides by the full window. See
+:func:`padkit.nn.functional.max_pool2d` and :func:`padkit.nn.functional.avg_pool2d`.
 """
 
 from __future__ import annotations
@@ -12,27 +13,19 @@ from typing import Any, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from .._errors import PadkitValueError
-from .._validate import ntuple
+from .._validate import bad_value
 from ..geometry import PaddingArg, PaddingSpec, parse_padding
-from ..modes import LAYER_MODES, canonical_mode
-from ..modes import check_options as validate_options
-from . import functional as PF
+from . import _impl
+from ._args import check_spatial_size, mode_and_options, pool_window
+from ._layer import padding_repr, shown_padding
 
 __all__ = ["PadAvgPool1d", "PadAvgPool2d", "PadAvgPool3d", "PadMaxPool1d", "PadMaxPool2d", "PadMaxPool3d"]
-
-
-def _visible(padding: Any, spec: PaddingSpec) -> Any:
-    if isinstance(padding, str):
-        return padding.strip().lower()
-    if isinstance(spec, tuple) and all(b == a for b, a in spec):
-        return padding if isinstance(padding, int) else tuple(b for b, _ in spec)
-    return spec
 
 
 class _PadPoolNd:
     _nd: int
     _padding_spec: PaddingSpec
+    _window: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # kernel, stride, dilation per spatial dim
     padding_mode: str
     padding_options: dict[str, Any]
     kernel_size: Any
@@ -41,32 +34,21 @@ class _PadPoolNd:
 
     def _setup(self, padding: Any, padding_mode: str, padding_options: Mapping[str, Any] | None) -> None:
         self._padding_spec = parse_padding(padding, self._nd)
-        self.padding = _visible(padding, self._padding_spec)
-        self.padding_mode = canonical_mode(padding_mode, allowed=LAYER_MODES, argname="padding_mode")
-        self.padding_options = validate_options(self.padding_mode, padding_options)
-        ntuple(self.kernel_size, self._nd, "kernel_size", minimum=1)
-
-    def _dilation(self) -> Any:
-        return getattr(self, "dilation", 1)
+        self.padding = shown_padding(padding, self._padding_spec, keep_int=True)
+        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options)
+        self._window = pool_window(self.kernel_size, self.stride, getattr(self, "dilation", 1), self._nd)
 
     def explicit_padding(self, input_spatial_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
         """The ``(before, after)`` padding per spatial dim that the output windows read, for that input size.
 
         ``after`` includes the extra samples a ``ceil_mode`` window reads past the nominal padding.
         """
-        if len(input_spatial_size) != self._nd:
-            raise PadkitValueError(f"input_spatial_size must have {self._nd} entries, got {input_spatial_size!r}")
-        import torch
-
-        dummy = torch.empty((1, 1, *input_spatial_size), device="meta")
-        return PF._pool_geometry(
-            self._nd, dummy, self.kernel_size, self.stride, self._padding_spec, self._dilation(), self.ceil_mode
-        )[4]
+        size = check_spatial_size(input_spatial_size, self._nd)
+        k, s, d = self._window
+        return _impl.pool_geometry(size, k, s, d, self._padding_spec, bool(self.ceil_mode))[1]
 
     def extra_repr(self) -> str:
-        from .conv import _padding_repr
-
-        return _padding_repr(self, super().extra_repr())  # type: ignore[misc]
+        return padding_repr(self, super().extra_repr())  # type: ignore[misc]
 
 
 class _PadMaxPoolNd(_PadPoolNd):
@@ -76,20 +58,12 @@ class _PadMaxPoolNd(_PadPoolNd):
     def _init_max(self, padding: Any, return_indices: bool, padding_mode: str, padding_options: Any) -> None:
         self._setup(padding, padding_mode, padding_options)
         if return_indices:
-            raise PadkitValueError("return_indices=True is not supported by padkit pooling layers; use nn.MaxPool*d")
+            raise bad_value("return_indices", return_indices, "False (padkit pooling layers return no indices)")
 
     def forward(self, input: Tensor) -> Tensor:
-        return PF._max_pool_nd(
-            self._nd,
-            input,
-            self.kernel_size,
-            self.stride,
-            self._padding_spec,
-            self.dilation,
-            self.ceil_mode,
-            self.padding_mode,
-            self.padding_options,
-        )
+        k, s, d = self._window
+        spec, ceil_mode = self._padding_spec, self.ceil_mode
+        return _impl.max_pool(self._nd, input, k, s, spec, d, ceil_mode, self.padding_mode, self.padding_options)
 
     @classmethod
     def from_pool(cls, pool: Any, padding_mode: str, *, padding: PaddingArg | None = None) -> Any:
@@ -109,11 +83,12 @@ class _PadAvgPoolNd(_PadPoolNd):
     divisor_override: int | None
 
     def forward(self, input: Tensor) -> Tensor:
-        return PF._avg_pool_nd(
+        k, s, _ = self._window
+        return _impl.avg_pool(
             self._nd,
             input,
-            self.kernel_size,
-            self.stride,
+            k,
+            s,
             self._padding_spec,
             self.ceil_mode,
             self.count_include_pad,
@@ -158,7 +133,7 @@ class PadMaxPool1d(_PadMaxPoolNd, nn.MaxPool1d):
         return_indices: bool = False,
         ceil_mode: bool = False,
         *,
-        padding_mode: str = "constant",
+        padding_mode: str = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, dilation, False, ceil_mode)
@@ -186,7 +161,7 @@ class PadMaxPool2d(_PadMaxPoolNd, nn.MaxPool2d):
         return_indices: bool = False,
         ceil_mode: bool = False,
         *,
-        padding_mode: str = "constant",
+        padding_mode: str = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, dilation, False, ceil_mode)
@@ -207,7 +182,7 @@ class PadMaxPool3d(_PadMaxPoolNd, nn.MaxPool3d):
         return_indices: bool = False,
         ceil_mode: bool = False,
         *,
-        padding_mode: str = "constant",
+        padding_mode: str = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, dilation, False, ceil_mode)
@@ -227,7 +202,7 @@ class PadAvgPool1d(_PadAvgPoolNd, nn.AvgPool1d):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
         *,
-        padding_mode: str = "constant",
+        padding_mode: str = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad)
@@ -248,7 +223,7 @@ class PadAvgPool2d(_PadAvgPoolNd, nn.AvgPool2d):
         count_include_pad: bool = True,
         divisor_override: int | None = None,
         *,
-        padding_mode: str = "constant",
+        padding_mode: str = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad, divisor_override)
@@ -269,7 +244,7 @@ class PadAvgPool3d(_PadAvgPoolNd, nn.AvgPool3d):
         count_include_pad: bool = True,
         divisor_override: int | None = None,
         *,
-        padding_mode: str = "constant",
+        padding_mode: str = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad, divisor_override)
