@@ -66,9 +66,9 @@ def _resnet_step_check(device: torch.device) -> dict[str, Any]:
 
 def determinism_checks(device: torch.device) -> list[dict[str, Any]]:
     """Run checks (a) and (b); return one row per check."""
+    from padkit import pad
     from padkit.modes import PAD_MODES
     from padkit.nn import PadConv2d
-    from padkit.padding import pad
 
     gen = torch.Generator().manual_seed(0)
     rows: list[dict[str, Any]] = []

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
 from padkit import PadkitError, PadkitTypeError, PadkitValueError, numpy_pad, pad
+from padkit._pad._copy import CopyPad, border_runs, native_ok
 from padkit.modes import PAD_MODES
-from padkit.padding._copy import CopyPad, border_runs, native_ok
 
 NP_NAME = {"replicate": "edge", "circular": "wrap"}
 COPY = ["reflect", "symmetric", "replicate", "circular"]
@@ -120,7 +120,7 @@ CANONICAL_CASES: list[tuple[str, dict, dict]] = [
 
 @pytest.mark.parametrize("mode,options,np_kwargs", CANONICAL_CASES)
 def test_pad_canonical_takes_dim_order_widths_and_canonical_options(mode: str, options: dict, np_kwargs: dict) -> None:
-    from padkit.padding import pad_canonical
+    from padkit._pad import pad_canonical
 
     a = np.random.default_rng(2).standard_normal((3, 4))
     widths = ((2, 0), (1, 5))  # dim order, unlike F.pad

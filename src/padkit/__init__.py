@@ -5,12 +5,12 @@ zero padding does to a model (:func:`plan`, :func:`audit`).
 """
 
 from ._errors import PadkitError, PadkitTypeError, PadkitValueError
+from ._pad import numpy_pad, pad
 from .analysis.audit import AuditReport, LayerResult, ModeResult, RunningMoments, Summary, audit
 from .analysis.plan import LayerPlan, Plan, plan
 from .conversion import ConversionReport, LayerChange, SkippedLayer, convert, convert_report
 from .models import load_model
 from .modes import canonical_mode
-from .padding import numpy_pad, pad
 
 __version__ = "0.1.0"
 

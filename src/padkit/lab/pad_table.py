@@ -10,7 +10,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ..padding import pad
+from .. import pad
 
 __all__ = ["main", "rows"]
 

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._errors import PadkitValueError
+from .._pad import pad_canonical
+from .._pad._args import canonical_options
 from .._validate import bad_type
 from ..geometry import (
     PaddingSpec,
@@ -24,12 +26,12 @@ from ..geometry import (
     conv_transpose_out_size,
     effective_kernel,
     flat_pad,
+    pairs_from_flat,
     pool_out_size,
     resolve_padding,
     transpose_extension,
 )
 from ..modes import COPY_MODES, TORCH_NATIVE, is_zero_fill, pad_mode_of
-from ..padding import pad as _pad
 from ._border import border_conv
 from ._partial import cached_ratio
 
@@ -54,9 +56,10 @@ _AVG: dict[int, Callable[..., Tensor]] = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F
 # padding
 # ----------------------------------------------------------------------------------------------------------------------
 def pad_core(x: Tensor, flat: Sequence[int], mode: str, options: Mapping[str, Any]) -> Tensor:
-    """The one call into :func:`padkit.pad` (``mode`` a canonical pad mode, ``options`` checked): F.pad's own kernels
-    where they apply, a deterministic fold backward elsewhere, any width."""
-    return _pad(x, flat, mode=mode, **options)
+    """The one call into the pad core (``mode`` a canonical pad mode, ``options`` checked by the caller): F.pad's own
+    kernels where they apply, a deterministic fold backward elsewhere, any width. Nothing is checked again here."""
+    widths = pairs_from_flat(flat, x.dim())
+    return pad_canonical(x, widths, mode, canonical_options(mode, options.get("value"), options, len(flat), x.dim()))
 
 
 def fill_value(options: Mapping[str, Any]) -> float:

@@ -64,7 +64,7 @@ def _padded_shape(shape: tuple[int, ...], pad: tuple[int, ...]) -> tuple[int, ..
 
 def build_pad(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
     """Variants: ``padkit``/``F.pad`` forward+backward, ``padkit fwd``/``F.pad fwd``/``copy fwd`` forward only."""
-    from ...padding import pad as padkit_pad
+    from padkit import pad as padkit_pad
 
     shape, pads, mode = tuple(params["shape"]), tuple(params["pad"]), params["mode"]
     x = randn(shape, device).requires_grad_(True)

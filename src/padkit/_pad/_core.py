@@ -126,7 +126,7 @@ def pad_canonical(x: torch.Tensor, widths: Widths, mode: str, options: Mapping[s
       by the non-negative widths. After the crops, a dimension padded by a data-reading mode
       (:data:`padkit.modes.NEEDS_DATA`) is not empty, and ``maximum``/``minimum``/``median`` see a real dtype.
     * ``mode``: a canonical pad mode (:data:`padkit.modes.PAD_MODES`; ``constant``, not ``zeros``).
-    * ``options``: the mode's options in canonical form (:func:`padkit.padding._args.canonical_options` makes
+    * ``options``: the mode's options in canonical form (:func:`padkit._pad._args.canonical_options` makes
       them from ``pad``'s forms); a missing key means NumPy's default:
 
       - ``constant_values`` (``constant``, ``empty``): a number, or per-dim ``(before, after)`` pairs of numbers;

@@ -1,7 +1,7 @@
 """Argument checks of :func:`padkit.pad`: the flat ``pad`` tuple, the mode's options, crops and data-reading limits.
 
 Everything here validates and converts; nothing pads. The result is the canonical form the core
-(:func:`padkit.padding._core.pad_canonical`) takes: per-dimension ``(before, after)`` pairs in dimension order, one
+(:func:`padkit._pad._core.pad_canonical`) takes: per-dimension ``(before, after)`` pairs in dimension order, one
 pair per dimension of the input. Messages follow :mod:`padkit._validate`: ``{argname}={value!r}: expected ...``.
 
 Example:

@@ -1,6 +1,6 @@
 """``padkit.numpy_pad``: ``np.pad``'s signature and semantics on NumPy arrays and tensors alike.
 
-An adapter over :func:`padkit.padding._core.pad_canonical`: it reads ``np.pad``'s argument forms (``pad_width`` and
+An adapter over :func:`padkit._pad._core.pad_canonical`: it reads ``np.pad``'s argument forms (``pad_width`` and
 options broadcast like NumPy's ``_as_pairs``) into canonical per-dimension pairs, and it reproduces NumPy's dtype
 promotion of ``linear_ramp``'s end values, a concern of ``np.pad`` compatibility that :func:`padkit.pad` does not
 share.
