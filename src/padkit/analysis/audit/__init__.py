@@ -5,9 +5,11 @@ See :func:`audit` and ``docs/metrics.md`` for the metric definitions.
 
 from __future__ import annotations
 
-from .core import DEFAULT_BORDER_PX, audit, default_layers
+from .collect import DEFAULT_BORDER_PX
+from .core import audit
 from .moments import RunningMoments, pool_moments
 from .report import METRICS, AuditReport, InputStats, LayerResult, ModeResult, PaddingAwareChannel, Summary
+from .settings import default_layers
 
 __all__ = [
     "DEFAULT_BORDER_PX",
