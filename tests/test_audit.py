@@ -365,7 +365,7 @@ def test_results_are_keyed_by_the_mode_names_given():
     assert list(json.loads(rep.to_json())["results"]) == ["constant", "circular", "zeros"]
     for mode, warns in (("constant", True), ("circular", False), ("zeros", True)):
         assert any("non-centred" in w for w in rep.result(mode).warnings) == warns, mode
-    with pytest.raises(PadkitError, match="modes=.*twice"):
+    with pytest.raises(PadkitError, match=r"modes=.*twice"):
         audit(net, x, modes=["zeros", "zero"], **kw)
 
 
