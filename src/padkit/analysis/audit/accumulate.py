@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..._errors import PadkitValueError
 from .distributed import all_reduce_moments, all_reduce_sum
 from .moments import RunningMoments
 
@@ -219,7 +220,7 @@ class LayerAccumulator:
         ``workspace``: scratch buffers shared between layers (one is made for this call when ``None``).
         """
         if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
+            raise PadkitValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
         xf = x.detach()
         if xf.dtype != torch.float32 and xf.dtype != torch.float64:
             xf = xf.float()

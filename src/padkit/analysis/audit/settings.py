@@ -9,7 +9,7 @@ report is that name: the user's own spelling, case folded, with the aliases ``ze
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -84,12 +84,13 @@ def default_layers(model: nn.Module) -> list[str]:
 
 
 def _names(value: object, argname: str) -> list[str]:
-    """A str or a sequence of str as a list (a single str is one name)."""
+    """A str or an iterable of str as a list (a single str is one name)."""
     if isinstance(value, str):
         return [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    names = list(value) if isinstance(value, Iterable) and not isinstance(value, Mapping) else None
+    if names is None or not all(isinstance(v, str) for v in names):
         raise bad_type(argname, value, "a sequence of str")
-    return list(value)
+    return names
 
 
 def _modes(modes: object) -> tuple[str, ...] | None:
