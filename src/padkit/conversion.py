@@ -31,7 +31,7 @@ from torch import nn
 
 from ._report import REPORT_FORMAT, to_json
 from ._validate import bad_type
-from .layers import PADDED_BASES, has_padding, layer_kind, padding_mode
+from .layers import PADDED_BASES, has_padding, layer_kind, padded_subclass, padding_mode
 from .modes import layer_mode
 
 __all__ = ["ConversionReport", "LayerChange", "SkippedLayer", "convert", "convert_report"]
@@ -113,9 +113,10 @@ def _replacement(module: nn.Module, mode: str) -> tuple[nn.Module | None, str]:
         return spec.padkit_type.from_pool(module, mode, padding="same"), ""  # type: ignore[union-attr]
     if not has_padding(module):
         return None, "no padding"
-    if spec is None or spec.padkit_type is None:
+    if padded_subclass(module):
         cls = type(module)
         return None, f"{cls.__module__}.{cls.__qualname__} subclasses a torch layer with its own forward"
+    assert spec is not None and spec.padkit_type is not None  # every other layer that pads is in the registry
     new_type: Any = spec.padkit_type
     if spec.kind == "conv":
         return new_type.from_conv(module, mode), ""
@@ -157,8 +158,14 @@ def convert_report(
         raise bad_type("model", model, "a torch.nn.Module")
     _check_filter(include, "include")
     _check_filter(exclude, "exclude")
-    if not inplace:
-        model = copy.deepcopy(model)
+    return replace_layers(model if inplace else copy.deepcopy(model), mode, include=include, exclude=exclude)
+
+
+def replace_layers(
+    model: nn.Module, mode: str, *, include: Filter = None, exclude: Filter = None
+) -> tuple[nn.Module, ConversionReport]:
+    """:func:`convert_report`'s implementation, for callers whose arguments are canonical: ``mode`` a layer-mode
+    name (:func:`padkit.modes.layer_mode`), filters checked; ``model`` is converted in place."""
     changes: list[LayerChange] = []
     skipped: list[SkippedLayer] = []
 

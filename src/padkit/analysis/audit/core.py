@@ -10,6 +10,7 @@ statistics are reduced (:mod:`~padkit.analysis.audit.distributed`) before the me
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Any, Iterable, Sequence
 
@@ -18,6 +19,7 @@ from torch import nn
 
 from ..._errors import PadkitValueError
 from ..._validate import bad_value
+from ...conversion import replace_layers
 from ...layers import pads_with_zeros
 from ...modes import is_zero_fill
 from .accumulate import distance_map
@@ -167,13 +169,11 @@ def audit(
 
 def _mode_models(model: nn.Module, modes: Sequence[str] | None) -> list[tuple[str, nn.Module, list[str]]]:
     """``(label, model, warnings)`` per mode: the model as it is, or a converted copy per mode."""
-    from ...conversion import convert_report
-
     if modes is None:
         return [(AS_IS, model, [])]
     out = []
     for mode in modes:
-        converted, report = convert_report(model, mode)
+        converted, report = replace_layers(copy.deepcopy(model), mode)
         notes = [
             f"layer {sk.name or '<root>'!r} ({sk.type}) keeps its original padding under mode {mode!r}: {sk.reason}"
             for sk in report.skipped
