@@ -273,7 +273,7 @@ def test_input_statistics_and_zero_padding_warning():
     mu, sd = ring.mean((0, 2)), ring.std((0, 2), unbiased=False)
     np.testing.assert_allclose(raw.input_stats.zero_z, (-mu / sd).numpy(), rtol=1e-6)
     assert any("non-centred" in w for w in raw.results[0].warnings)
-    norm = audit(net, x, normalize="0.5,0.29", equivariance_images=0, progress=False)
+    norm = audit(net, x, normalize=((0.5,), (0.29,)), equivariance_images=0, progress=False)
     assert norm.input_stats.centred
     assert not any("non-centred" in w for w in norm.results[0].warnings)
     reflect = audit(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), x, progress=False)
@@ -350,10 +350,23 @@ def test_string_data_and_several_modes():
     pytest.importorskip("padkit.conversion")
     net = _periodic_net("zeros")
     rep = audit(net, "synthetic:smooth", input_size=24, images=8, modes=("zeros", "reflect"), progress=False)
-    assert rep.modes == ("constant", "reflect")
+    assert rep.modes == ("zeros", "reflect")
     z, r = rep.results
     assert z.summary.false_edge_ratio > r.summary.false_edge_ratio
     assert net[0].padding_mode == "zeros"  # the original model is not modified
+
+
+def test_results_are_keyed_by_the_mode_names_given():
+    net = _periodic_net("zeros")
+    x = torch.rand(4, 3, 12, 12)  # in [0, 1]: not centred, so zero padding warns
+    kw = dict(equivariance_images=0, probe_images=0, progress=False)
+    rep = audit(net, x, modes=["constant", "Wrap", "zero"], **kw)
+    assert rep.modes == ("constant", "circular", "zeros")
+    assert list(json.loads(rep.to_json())["results"]) == ["constant", "circular", "zeros"]
+    for mode, warns in (("constant", True), ("circular", False), ("zeros", True)):
+        assert any("non-centred" in w for w in rep.result(mode).warnings) == warns, mode
+    with pytest.raises(PadkitError, match=r"modes=.*twice"):
+        audit(net, x, modes=["zeros", "zero"], **kw)
 
 
 class _OwnForwardConv(nn.Conv2d):

@@ -69,6 +69,17 @@ def test_fail_above_gate(padkit_audit, tmp_path, capsys):
     assert padkit_audit(*_common(tmp_path), "--border", "wide") == cli.EXIT_USAGE
 
 
+def test_cli_parses_mean_std_and_mode_lists(padkit_audit, tmp_path):
+    rc = padkit_audit(*_common(tmp_path), "--normalize", "0.5,0.25", "--modes", "zeros,wrap", "--border", "4")
+    assert rc == cli.EXIT_OK
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["normalize"] == "0.5,0.25" and d["modes"] == ["zeros", "circular"] and d["settings"]["border"] == 4
+    api = audit(
+        tiny_net(), "synthetic:smooth", images=6, input_size=24, normalize=((0.5,), (0.25,)), progress=False, border=4
+    )
+    assert d["input"]["zero_z"] == pytest.approx(list(api.input_stats.zero_z))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,6 +168,7 @@ def test_torchrun_cli_equals_single_process(tmp_path):
         ("--images", "0", "argument --images: expected an int >= 1, got '0'"),
         ("--device", "bogus", "--device='bogus'"),
         ("--seed", "-1", "--seed=-1"),
+        ("--normalize", "0.5", "--normalize='0.5'"),
     ],
 )
 def test_bad_values_are_usage_errors_named_by_flag(padkit_audit, capsys, flag, value, message):

@@ -12,6 +12,8 @@ from torch import nn
 import padkit.nn as pnn
 from padkit._errors import PadkitError, PadkitTypeError
 from padkit.conversion import ConversionReport, convert, convert_report
+from padkit.layers import padding_mode
+from padkit.modes import is_zero_fill
 
 tvm = pytest.importorskip("torchvision.models")
 seg = pytest.importorskip("torchvision.models.segmentation")
@@ -153,10 +155,23 @@ def test_report_lists_changes_and_to_json() -> None:
     names = [c.name for c in report.changes]
     assert names == ["0", "2", "3.0", "4", "5"]  # the 1x1 conv (no padding) is untouched
     assert report.changes[0].old == "Conv2d(zeros)" and report.changes[0].new == "PadConv2d(replicate)"
-    assert report.changes[1].old == "MaxPool2d(constant)"
+    assert report.changes[1].old == "MaxPool2d(zeros)"
     data = json.loads(report.to_json())
     assert data["format"] == 1 and data["mode"] == "replicate" and len(data["changes"]) == 5
     assert "5 layer(s) converted to replicate" in report.format()
+
+
+def test_zero_padding_is_named_zeros() -> None:
+    net, report = convert_report(_net(), "zeros")
+    assert report.mode == "zeros"
+    assert [(c.old, c.new) for c in report.changes[:2]] == [
+        ("Conv2d(zeros)", "PadConv2d(zeros)"),
+        ("MaxPool2d(zeros)", "PadMaxPool2d(zeros)"),
+    ]
+    assert "5 layer(s) converted to zeros" in report.format()
+    assert is_zero_fill(padding_mode(net[0]), net[0].padding_options)  # a padkit layer that pads with 0
+    _, report = convert_report(_net(), "constant")
+    assert report.mode == "constant" and report.changes[0].new == "PadConv2d(constant)"
 
 
 def test_parameters_shared_and_inplace() -> None:

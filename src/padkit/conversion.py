@@ -24,46 +24,25 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import importlib
-import json
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence, Union
 
 from torch import nn
 
-from ._errors import PadkitTypeError
-from .modes import LAYER_MODES, canonical_mode
-from .nn import conv as _conv
-from .nn import pool as _pool
+from ._report import REPORT_FORMAT, to_json
+from ._validate import bad_type
+from .layers import PADDED_BASES, has_padding, layer_kind, padded_subclass, padding_mode
+from .modes import layer_mode
 
 __all__ = ["ConversionReport", "LayerChange", "SkippedLayer", "convert", "convert_report"]
 
 #: include/exclude filter: fnmatch pattern(s) on qualified names, layer types, or a mix.
 Filter = Union[str, type, Sequence[Union[str, type]], None]
 
-_CONV: dict[type, Any] = {nn.Conv1d: _conv.PadConv1d, nn.Conv2d: _conv.PadConv2d, nn.Conv3d: _conv.PadConv3d}
-_CONVT: dict[type, Any] = {
-    nn.ConvTranspose1d: _conv.PadConvTranspose1d,
-    nn.ConvTranspose2d: _conv.PadConvTranspose2d,
-    nn.ConvTranspose3d: _conv.PadConvTranspose3d,
-}
-_MAXP: dict[type, Any] = {
-    nn.MaxPool1d: _pool.PadMaxPool1d,
-    nn.MaxPool2d: _pool.PadMaxPool2d,
-    nn.MaxPool3d: _pool.PadMaxPool3d,
-}
-_AVGP: dict[type, Any] = {
-    nn.AvgPool1d: _pool.PadAvgPool1d,
-    nn.AvgPool2d: _pool.PadAvgPool2d,
-    nn.AvgPool3d: _pool.PadAvgPool3d,
-}
-_PADKIT: dict[type, type] = {v: k for k, v in (*_CONV.items(), *_CONVT.items(), *_MAXP.items(), *_AVGP.items())}
-_BASES = (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
-
 
 @dataclass(frozen=True)
 class LayerChange:
-    """One replaced layer: qualified name, old and new ``Type(mode)``."""
+    """One replaced layer: qualified name, old and new ``Type(mode)`` (layer mode names: zero padding is ``zeros``)."""
 
     name: str
     old: str
@@ -89,8 +68,7 @@ class ConversionReport:
 
     def to_json(self) -> str:
         """JSON text: ``{"format": 1, "mode": ..., "changes": [...], "skipped": [...]}``."""
-        data = {"format": 1, **asdict(self)}
-        return json.dumps(data, indent=2)
+        return to_json({"format": REPORT_FORMAT, **asdict(self)}, indent=2)
 
     def format(self) -> str:
         """A plain-text table, one line per change (and per skipped layer)."""
@@ -100,91 +78,55 @@ class ConversionReport:
         return "\n".join(lines)
 
 
-def _mode_of(module: nn.Module) -> str:
-    mode = getattr(module, "padding_mode", None)
-    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
-        return mode if isinstance(mode, str) else "constant"
-    return mode if isinstance(mode, str) else "zeros"
+def _describe(module: nn.Module, mode: str | None = None) -> str:
+    """``Type(mode)``; the mode is the layer's own (:func:`padkit.layers.padding_mode`) unless given."""
+    return f"{type(module).__name__}({padding_mode(module) if mode is None else mode})"
 
 
-def _describe(module: nn.Module) -> str:
-    return f"{type(module).__name__}({_mode_of(module)})"
+_FILTER_ITEMS = "fnmatch patterns (str), layer types, or a sequence of them"
 
 
-def _has_padding(module: nn.Module) -> bool:
-    spec = getattr(module, "_padding_spec", None)
-    if spec is not None:
-        return spec == "same" or any(v for pair in spec for v in pair)
-    padding = getattr(module, "padding", 0)
-    if isinstance(padding, str):
-        return padding == "same"
-    if isinstance(padding, int):
-        return padding != 0
-    return any(padding)
-
-
-def _timm_same_types() -> dict[type, str]:
-    """timm's dynamic 'same' layers, if timm is importable: type -> kind."""
-    try:
-        conv2d_same = importlib.import_module("timm.layers.conv2d_same")
-        pool2d_same = importlib.import_module("timm.layers.pool2d_same")
-    except Exception:  # timm is optional
-        return {}
-    found: dict[type, str] = {}
-    for name, kind in (("Conv2dSame", "conv"),):
-        cls = getattr(conv2d_same, name, None)
-        if isinstance(cls, type):
-            found[cls] = kind
-    for name, kind in (("MaxPool2dSame", "max"), ("AvgPool2dSame", "avg")):
-        cls = getattr(pool2d_same, name, None)
-        if isinstance(cls, type):
-            found[cls] = kind
-    return found
+def _check_filter(flt: Filter, argname: str) -> None:
+    if flt is None or isinstance(flt, (str, type)):
+        return
+    if not isinstance(flt, (list, tuple)):
+        raise bad_type(argname, flt, _FILTER_ITEMS)
+    for item in flt:
+        if not isinstance(item, (str, type)):
+            raise bad_type(argname, item, _FILTER_ITEMS)
 
 
 def _matches(name: str, module: nn.Module, flt: Filter) -> bool:
-    items: Iterable[Union[str, type]]
     if flt is None:
         return False
-    items = [flt] if isinstance(flt, (str, type)) else flt
-    for item in items:
-        if isinstance(item, str):
-            if fnmatch.fnmatchcase(name, item):
-                return True
-        elif isinstance(item, type):
-            if isinstance(module, item):
-                return True
-        else:
-            raise PadkitTypeError(f"include/exclude entries must be str patterns or types, got {item!r}")
-    return False
+    items: Iterable[Union[str, type]] = [flt] if isinstance(flt, (str, type)) else flt
+    return any(fnmatch.fnmatchcase(name, item) if isinstance(item, str) else isinstance(module, item) for item in items)
 
 
-def _replacement(module: nn.Module, mode: str, timm_same: dict[type, str]) -> tuple[nn.Module | None, str]:
+def _replacement(module: nn.Module, mode: str) -> tuple[nn.Module | None, str]:
     """The padkit layer replacing ``module`` (or None and the reason it is not replaced)."""
-    cls = type(module)
-    if cls in timm_same:
-        kind = timm_same[cls]
-        if kind == "conv":
-            return _conv.PadConv2d.from_conv(module, mode, padding="same"), ""
-        pool_cls = _pool.PadMaxPool2d if kind == "max" else _pool.PadAvgPool2d
-        # timm pads -inf (max) / zeros counted (avg) explicitly: that is padkit's "constant" with explicit padding
-        return pool_cls.from_pool(module, mode, padding="same"), ""
-    base = _PADKIT.get(cls, cls)
-    if not _has_padding(module):
+    spec = layer_kind(module)
+    if spec is not None and spec.tf_same:  # pads per input size: padkit's padding="same" is the same split
+        if spec.kind == "conv":
+            return spec.padkit_type.from_conv(module, mode, padding="same"), ""  # type: ignore[union-attr]
+        # timm pads -inf (max) / zeros counted (avg) explicitly: padkit's zero mode with explicit padding
+        return spec.padkit_type.from_pool(module, mode, padding="same"), ""  # type: ignore[union-attr]
+    if not has_padding(module):
         return None, "no padding"
-    if base in _CONV:
-        return _CONV[base].from_conv(module, mode), ""
-    if base in _CONVT:
+    if padded_subclass(module):
+        cls = type(module)
+        return None, f"{cls.__module__}.{cls.__qualname__} subclasses a torch layer with its own forward"
+    assert spec is not None and spec.padkit_type is not None  # every other layer that pads is in the registry
+    new_type: Any = spec.padkit_type
+    if spec.kind == "conv":
+        return new_type.from_conv(module, mode), ""
+    if spec.kind == "conv_transpose":
         if mode == "partial":
             return None, "partial padding is not defined for transposed convolution"
-        return _CONVT[base].from_conv(module, mode), ""
-    if base in _MAXP:
-        if getattr(module, "return_indices", False):
-            return None, "return_indices=True"
-        return _MAXP[base].from_pool(module, mode), ""
-    if base in _AVGP:
-        return _AVGP[base].from_pool(module, mode), ""
-    return None, f"{cls.__module__}.{cls.__qualname__} subclasses a torch layer with its own forward"
+        return new_type.from_conv(module, mode), ""
+    if spec.kind == "max_pool" and getattr(module, "return_indices", False):
+        return None, "return_indices=True"
+    return new_type.from_pool(module, mode), ""
 
 
 def convert_report(
@@ -199,8 +141,9 @@ def convert_report(
 
     Args:
         model: any ``nn.Module`` (the root itself may be a target layer).
-        mode: a ``padkit.modes.LAYER_MODES`` name or alias (``"zeros"``, ``"reflect"``, ``"partial"``, ...).
-            For pooling, ``zeros``/``constant`` means PyTorch's own pooling padding (see ``padkit.nn.pool``).
+        mode: a ``padkit.modes.LAYER_MODES`` name or alias (``"zeros"``, ``"reflect"``, ``"partial"``, ...), read
+            with :func:`padkit.modes.layer_mode`; the report names it so (``zeros`` for zero padding). For pooling,
+            ``zeros``/``constant`` means PyTorch's own pooling padding (see ``padkit.nn.pool``).
         inplace: modify ``model`` itself; otherwise a deep copy is converted and ``model`` is untouched.
         include: only layers whose qualified name matches one of these fnmatch patterns, or that are instances
             of one of these types (None: all).
@@ -210,29 +153,36 @@ def convert_report(
         ``(converted_model, report)``. The converted model's parameters are the (copied or original) model's own
         parameter objects, so ``state_dict`` keys and values are unchanged.
     """
-    mode = canonical_mode(mode, allowed=LAYER_MODES, argname="mode")
+    mode = layer_mode(mode, argname="mode")
     if not isinstance(model, nn.Module):
-        raise PadkitTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not inplace:
-        model = copy.deepcopy(model)
-    timm_same = _timm_same_types()
+        raise bad_type("model", model, "a torch.nn.Module")
+    _check_filter(include, "include")
+    _check_filter(exclude, "exclude")
+    return replace_layers(model if inplace else copy.deepcopy(model), mode, include=include, exclude=exclude)
+
+
+def replace_layers(
+    model: nn.Module, mode: str, *, include: Filter = None, exclude: Filter = None
+) -> tuple[nn.Module, ConversionReport]:
+    """:func:`convert_report`'s implementation, for callers whose arguments are canonical: ``mode`` a layer-mode
+    name (:func:`padkit.modes.layer_mode`), filters checked; ``model`` is converted in place."""
     changes: list[LayerChange] = []
     skipped: list[SkippedLayer] = []
 
     def visit(module: nn.Module, name: str) -> nn.Module:
-        is_target = type(module) in timm_same or isinstance(module, _BASES)
-        if is_target:
+        spec = layer_kind(module)
+        if isinstance(module, PADDED_BASES) or (spec is not None and spec.pads):
             if include is not None and not _matches(name, module, include):
                 return module
             if _matches(name, module, exclude):
                 return module
-            new, reason = _replacement(module, mode, timm_same)
+            new, reason = _replacement(module, mode)
             if new is None:
                 if reason != "no padding":
                     skipped.append(SkippedLayer(name, type(module).__name__, reason))
                 return module
             _copy_hooks(module, new)
-            changes.append(LayerChange(name, _describe(module), _describe(new)))
+            changes.append(LayerChange(name, _describe(module), _describe(new, mode)))
             return new
         for child_name, child in list(module.named_children()):
             new_child = visit(child, f"{name}.{child_name}" if name else child_name)

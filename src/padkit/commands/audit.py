@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .._errors import PadkitValueError
 from ._types import int_at_least
 
-__all__ = ["HELP", "add_arguments", "parse_fail_above", "run"]
+__all__ = ["HELP", "add_arguments", "parse_fail_above", "parse_normalize_flag", "run"]
 
 HELP = (
     "measure what padding does to a model on real images: border shift, false edges, spatial bias (per layer, per mode)"
@@ -77,28 +77,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _init_distributed(device: str | None) -> tuple[bool, str | None]:
-    """Start the process group when launched by torchrun; returns (started_here, device)."""
-    import torch
-    import torch.distributed as dist
+def parse_normalize_flag(value: str) -> Any:
+    """``--normalize``: the names ``imagenet`` and ``none`` as they are, ``MEAN,STD`` / ``M1,..,Mk,S1,..,Sk`` as a
+    ``(means, stds)`` pair."""
+    from ..data import parse_normalize
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return False, device
-    wants_cuda = (device is None and torch.cuda.is_available()) or (device or "").startswith("cuda")
-    if wants_cuda:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        dist.init_process_group("nccl")
-        return True, f"cuda:{local}"
-    dist.init_process_group("gloo")
-    return True, device or "cpu"
+    if value.strip().lower() in ("imagenet", "none"):
+        return value
+    try:
+        return parse_normalize(value)
+    except PadkitValueError:
+        raise PadkitValueError(
+            f"--normalize={value!r}: expected imagenet, none, MEAN,STD or M1,..,Mk,S1,..,Sk (stds > 0)"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
-    import torch.distributed as dist
 
     from ..analysis.audit import audit
+    from ..analysis.audit.distributed import broadcast_parameters, init_from_env, process_group
     from ..cli import EXIT_FAIL, EXIT_OK
     from ..models import load_model
     from ..render.audit import render_html, render_json, render_table, save_heatmap_png
@@ -110,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             border = int(border)
         except ValueError:
             raise PadkitValueError(f"--border={args.border!r}: expected auto or a width in pixels") from None
+    normalize = parse_normalize_flag(args.normalize)
     modes = None if args.modes is None else [m for m in args.modes.split(",") if m.strip()]
     layers = None if args.layers is None else [n for n in args.layers.split(",") if n.strip()]
     if not 0 <= args.seed < 2**32:
@@ -121,14 +120,13 @@ def run(args: argparse.Namespace) -> int:
             raise PadkitValueError(f"--device={args.device!r}: not a device; allowed: cpu, cuda, cuda:N") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise PadkitValueError(f"--device={args.device!r}: CUDA is not available here; allowed: cpu")
-    started, device = _init_distributed(args.device)
+    started, device = init_from_env(args.device)
     try:
         model = load_model(args.model, args.weights)
         if device is not None:
             model = model.to(device)
         if started:  # every rank must audit the same weights: take rank 0's
-            for tensor in (*model.parameters(), *model.buffers()):
-                dist.broadcast(tensor.data, src=0)
+            broadcast_parameters(model)
         report = audit(
             model,
             args.data,
@@ -138,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             images=args.images,
             batch_size=args.batch_size,
             border=border,
-            normalize=args.normalize,
+            normalize=normalize,
             probe_images=args.probe_images,
             equivariance_images=args.equivariance_images,
             device=device,
@@ -146,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             model_name=args.model,
         )
-        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        rank = process_group()[0]
         if rank == 0:
             if args.json != "-":
                 print(render_table(report, top=args.top))
@@ -163,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {args.plot}", file=sys.stderr)
     finally:
         if started:
-            dist.destroy_process_group()
+            torch.distributed.destroy_process_group()
     failed = []
     for metric, threshold in gates:
         for res in report.results:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..analysis.audit.report import METRICS, AuditReport, LayerResult
+from .text import format_number, text_table
 
 __all__ = [
     "comparison_figure",
@@ -30,41 +31,20 @@ __all__ = [
 _HEADERS = ("layer", "C×H×W", "band", "shift", "var×", "W1", "edge×", "equiv×", "pos R²", "PA")
 
 
-def _fmt(v: float, digits: int = 2) -> str:
-    if isinstance(v, int):
-        return str(v)
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if math.isinf(v):
-        return "inf"
-    if abs(v) >= 1000:
-        return f"{v:.3g}"
-    return f"{v:.{digits}f}"
-
-
 def _layer_row(lr: LayerResult) -> tuple[str, ...]:
     band = f"{lr.band_source[:2]}:{max(lr.band_widths)}"
     return (
         lr.name,
         "×".join(str(s) for s in lr.shape),
         band,
-        _fmt(lr.border_shift),
-        _fmt(lr.var_ratio),
-        _fmt(lr.wasserstein),
-        _fmt(lr.false_edge_ratio),
-        _fmt(lr.equivariance_gap, 1),
-        _fmt(lr.position_r2),
+        format_number(lr.border_shift),
+        format_number(lr.var_ratio),
+        format_number(lr.wasserstein),
+        format_number(lr.false_edge_ratio),
+        format_number(lr.equivariance_gap, 1),
+        format_number(lr.position_r2),
         str(lr.padding_aware_channels),
     )
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    out = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))]
-    out.append("  ".join("-" * w for w in widths))
-    for r in rows:
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    return out
 
 
 def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_shift") -> str:
@@ -85,8 +65,9 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
         lines.append("")
         s = res.summary
         lines.append(
-            f"[{res.mode}] border_shift {_fmt(s.border_shift)}  false_edge_ratio {_fmt(s.false_edge_ratio)}  "
-            f"equivariance_gap {_fmt(s.equivariance_gap, 1)}  position_r2 {_fmt(s.position_r2)}  "
+            f"[{res.mode}] border_shift {format_number(s.border_shift)}  "
+            f"false_edge_ratio {format_number(s.false_edge_ratio)}  "
+            f"equivariance_gap {format_number(s.equivariance_gap, 1)}  position_r2 {format_number(s.position_r2)}  "
             f"padding_aware_channels {s.padding_aware_channels}  ({len(res.layers)} layers)"
         )
 
@@ -95,25 +76,25 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
             return v if math.isfinite(v) else (math.inf if v > 0 else -math.inf)
 
         ranked = sorted(res.layers, key=key, reverse=True)[:top]
-        lines.extend(_table(_HEADERS, [_layer_row(lr) for lr in ranked]))
+        lines.extend(text_table(_HEADERS, [_layer_row(lr) for lr in ranked]))
         for w in res.warnings:
             lines.append(f"warning: {w}")
     if len(report.results) > 1:
         lines.append("")
         lines.append("mode comparison (means over layers; padding_aware_channels: total)")
+        # getattr: padding_aware_channels is an int (a count), the other summaries floats
         rows = [
-            (r.mode, *(_fmt(r.summary.value(m), 1 if m == "equivariance_gap" else 2) for m in METRICS))
+            (r.mode, *(format_number(getattr(r.summary, m), 1 if m == "equivariance_gap" else 2) for m in METRICS))
             for r in report.results
         ]
-        rows = [(*row[:-1], str(r.summary.padding_aware_channels)) for row, r in zip(rows, report.results)]
-        lines.extend(_table(("mode", *METRICS), rows))
+        lines.extend(text_table(("mode", *METRICS), rows))
     for w in report.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
 
 
 def render_json(report: AuditReport, *, include_maps: bool = False) -> str:
-    """The report as strict JSON (``"format": 1``)."""
+    """The report as strict JSON (``"format": padkit._report.REPORT_FORMAT``)."""
     return report.to_json(include_maps=include_maps)
 
 
@@ -246,7 +227,7 @@ def render_html(report: AuditReport, *, max_layers: int = 8) -> str:
 
     template_text = (Path(__file__).resolve().parent.parent / "templates" / "audit.html.j2").read_text("utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = format_number
     template = env.from_string(template_text)
     names = pick_layers(report, max_layers)
     figures = {

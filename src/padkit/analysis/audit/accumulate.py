@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ..._errors import PadkitValueError
+from .distributed import all_reduce_moments, all_reduce_sum
 from .moments import RunningMoments
 
 __all__ = [
@@ -218,7 +220,7 @@ class LayerAccumulator:
         ``workspace``: scratch buffers shared between layers (one is made for this call when ``None``).
         """
         if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
+            raise PadkitValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
         xf = x.detach()
         if xf.dtype != torch.float32 and xf.dtype != torch.float64:
             xf = xf.float()
@@ -362,21 +364,8 @@ class LayerAccumulator:
     # -------------------------------------------------------------- distributed
     def all_reduce(self) -> None:
         """Combine this accumulator across all processes of the default ``torch.distributed`` group (in place)."""
-        import torch.distributed as dist
-
-        m = self.moments
-        total = m.count.clone()
-        dist.all_reduce(total)
-        weighted = m.count * m.mean
-        dist.all_reduce(weighted)
-        gmean = weighted / total.clamp(min=1.0)
-        m2 = m.m2 + m.count * (m.mean - gmean).square()
-        dist.all_reduce(m2)
-        m.count, m.mean, m.m2 = total, gmean, m2
-        nf = torch.tensor([float(m.nonfinite)], dtype=torch.float64, device=self.device)
-        dist.all_reduce(nf)
-        m.nonfinite = int(nf.item())
-        for t in (
+        all_reduce_moments(self.moments)
+        all_reduce_sum(
             self.edge_sum,
             self.edge_images,
             self.hist_band,
@@ -386,8 +375,7 @@ class LayerAccumulator:
             self.probe_yy,
             self.equiv_err,
             self.equiv_count,
-        ):
-            dist.all_reduce(t)
+        )
 
     def state(self) -> dict[str, Any]:
         """The accumulated tensors (for tests and debugging)."""

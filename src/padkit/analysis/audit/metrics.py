@@ -14,13 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from .accumulate import LayerAccumulator, distance_map
-from .moments import pool_moments
-from .report import METRICS, LayerResult, PaddingAwareChannel, Summary
+from .moments import RunningMoments, pool_moments
+from .report import METRICS, InputStats, LayerResult, PaddingAwareChannel, Summary
 
 __all__ = [
+    "CENTRED_Z",
     "EQUIVARIANCE_FLOOR",
     "PROBE_RIDGE",
     "finalize_layer",
+    "input_stats",
     "probe_r2",
     "ratio",
     "summarize",
@@ -30,6 +32,8 @@ __all__ = [
 EQUIVARIANCE_FLOOR = 0.01
 #: Ridge strength of the position probe, relative to the mean feature variance.
 PROBE_RIDGE = 1e-3
+#: The input is centred when a padded 0 sits within this many stds of the mean of the image border, per channel.
+CENTRED_Z = 0.5
 _SIDES = ("top", "bottom", "left", "right")
 
 
@@ -256,4 +260,19 @@ def summarize(layers: tuple[LayerResult, ...]) -> Summary:
         position_r2=values["position_r2"],
         padding_aware_channels=int(values["padding_aware_channels"]),
         worst=worst,
+    )
+
+
+def input_stats(m: RunningMoments) -> InputStats:
+    """Statistics of the input's outermost pixel ring from its moments ``(C, ring positions)``."""
+    _, mu, var = pool_moments(m.count, m.mean, m.m2, torch.ones(m.shape[1:], dtype=torch.bool, device=m.count.device))
+    sd = var.sqrt()
+    z = torch.where(sd > 0, -mu / sd.clamp(min=1e-300), torch.where(mu == 0, 0.0, -math.inf * torch.sign(mu)))
+    zl = [float(v) for v in z]
+    return InputStats(
+        border_mean=tuple(float(v) for v in mu),
+        border_std=tuple(float(v) for v in sd),
+        zero_z=tuple(zl),
+        centred=all(abs(v) <= CENTRED_Z for v in zl),
+        nonfinite=m.nonfinite,
     )

@@ -24,6 +24,8 @@ from typing import Sequence
 
 import torch
 
+from ..._errors import PadkitValueError
+
 __all__ = ["RunningMoments", "pool_moments"]
 
 
@@ -83,7 +85,7 @@ class RunningMoments:
     def merge(self, other: RunningMoments) -> None:
         """Merge another accumulator of the same shape into this one."""
         if other.shape != self.shape:
-            raise ValueError(f"cannot merge moments of shape {other.shape} into {self.shape}")
+            raise PadkitValueError(f"cannot merge moments of shape {other.shape} into {self.shape}")
         self._merge(other.count.to(self.count.device), other.mean.to(self.mean.device), other.m2.to(self.m2.device))
         self.nonfinite += other.nonfinite
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..._report import REPORT_FORMAT, jsonable, to_json
 
 __all__ = [
     "METRICS",
@@ -29,13 +29,6 @@ METRICS: tuple[str, ...] = (
 )
 
 
-def _num(v: Any) -> Any:
-    """JSON-safe number: non-finite floats become ``None``."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 @dataclass(frozen=True)
 class PaddingAwareChannel:
     """A channel whose response on one side of the border band differs from its interior response."""
@@ -45,7 +38,7 @@ class PaddingAwareChannel:
     smd: float  # standardised mean difference side-strip vs interior
 
     def to_dict(self) -> dict[str, Any]:
-        return {"channel": self.channel, "side": self.side, "smd": _num(self.smd)}
+        return jsonable({"channel": self.channel, "side": self.side, "smd": self.smd})
 
 
 @dataclass(frozen=True)
@@ -96,26 +89,26 @@ class LayerResult:
             },
             "values": self.values,
             "nonfinite": self.nonfinite,
-            "border_shift": _num(self.border_shift),
-            "smd_max": _num(self.smd_max),
-            "var_ratio": _num(self.var_ratio),
-            "wasserstein": _num(self.wasserstein),
-            "false_edge_ratio": _num(self.false_edge_ratio),
-            "equivariance_gap": _num(self.equivariance_gap),
-            "equivariance_border": _num(self.equivariance_border),
-            "equivariance_interior": _num(self.equivariance_interior),
-            "equivariance_curve": [_num(v) for v in self.equivariance_curve],
-            "position_r2": _num(self.position_r2),
+            "border_shift": self.border_shift,
+            "smd_max": self.smd_max,
+            "var_ratio": self.var_ratio,
+            "wasserstein": self.wasserstein,
+            "false_edge_ratio": self.false_edge_ratio,
+            "equivariance_gap": self.equivariance_gap,
+            "equivariance_border": self.equivariance_border,
+            "equivariance_interior": self.equivariance_interior,
+            "equivariance_curve": self.equivariance_curve,
+            "position_r2": self.position_r2,
             "padding_aware_channels": self.padding_aware_channels,
             "padding_aware": [p.to_dict() for p in self.padding_aware],
-            "shift_profile": [_num(v) for v in self.shift_profile],
-            "edge_profile": [_num(v) for v in self.edge_profile],
+            "shift_profile": self.shift_profile,
+            "edge_profile": self.edge_profile,
             "notes": list(self.notes),
         }
         if include_maps and self.mean_map is not None and self.std_map is not None:
-            d["mean_map"] = [[_num(float(v)) for v in row] for row in self.mean_map]
-            d["std_map"] = [[_num(float(v)) for v in row] for row in self.std_map]
-        return d
+            d["mean_map"] = self.mean_map
+            d["std_map"] = self.std_map
+        return jsonable(d)
 
 
 @dataclass(frozen=True)
@@ -133,14 +126,16 @@ class Summary:
         return float(getattr(self, metric))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "border_shift": _num(self.border_shift),
-            "false_edge_ratio": _num(self.false_edge_ratio),
-            "equivariance_gap": _num(self.equivariance_gap),
-            "position_r2": _num(self.position_r2),
-            "padding_aware_channels": self.padding_aware_channels,
-            "worst_layer": dict(self.worst),
-        }
+        return jsonable(
+            {
+                "border_shift": self.border_shift,
+                "false_edge_ratio": self.false_edge_ratio,
+                "equivariance_gap": self.equivariance_gap,
+                "position_r2": self.position_r2,
+                "padding_aware_channels": self.padding_aware_channels,
+                "worst_layer": dict(self.worst),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -154,13 +149,15 @@ class InputStats:
     nonfinite: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "border_mean": [_num(v) for v in self.border_mean],
-            "border_std": [_num(v) for v in self.border_std],
-            "zero_z": [_num(v) for v in self.zero_z],
-            "centred": self.centred,
-            "nonfinite": self.nonfinite,
-        }
+        return jsonable(
+            {
+                "border_mean": self.border_mean,
+                "border_std": self.border_std,
+                "zero_z": self.zero_z,
+                "centred": self.centred,
+                "nonfinite": self.nonfinite,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -213,24 +210,26 @@ class AuditReport:
         raise KeyError(mode)
 
     def to_dict(self, *, include_maps: bool = False) -> dict[str, Any]:
-        """JSON-ready dict (``"format": 1``); non-finite numbers become ``null``."""
-        return {
-            "format": 1,
-            "tool": "padkit audit",
-            "model": self.model,
-            "data": self.data,
-            "input_size": list(self.input_size),
-            "images": self.images,
-            "normalize": self.normalize,
-            "border": self.border,
-            "settings": dict(self.settings),
-            "world_size": self.world_size,
-            "input": self.input_stats.to_dict(),
-            "modes": list(self.modes),
-            "results": {r.mode: r.to_dict(include_maps=include_maps) for r in self.results},
-            "warnings": list(self.warnings),
-        }
+        """JSON-ready dict (``"format": REPORT_FORMAT``); non-finite numbers become ``None``."""
+        return jsonable(
+            {
+                "format": REPORT_FORMAT,
+                "tool": "padkit audit",
+                "model": self.model,
+                "data": self.data,
+                "input_size": list(self.input_size),
+                "images": self.images,
+                "normalize": self.normalize,
+                "border": self.border,
+                "settings": dict(self.settings),
+                "world_size": self.world_size,
+                "input": self.input_stats.to_dict(),
+                "modes": list(self.modes),
+                "results": {r.mode: r.to_dict(include_maps=include_maps) for r in self.results},
+                "warnings": list(self.warnings),
+            }
+        )
 
     def to_json(self, *, indent: int | None = 2, include_maps: bool = False) -> str:
         """The report as a JSON string (strict JSON: no NaN/Infinity tokens)."""
-        return json.dumps(self.to_dict(include_maps=include_maps), indent=indent, allow_nan=False)
+        return to_json(self.to_dict(include_maps=include_maps), indent=indent)

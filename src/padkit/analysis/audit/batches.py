@@ -1,0 +1,171 @@
+"""The audit's ``data`` argument as a stream of image batches ``(N, C, H, W)``, each with its global index.
+
+``data`` is a Python value: a ``(N, C, H, W)`` tensor, a map-style ``Dataset`` of images (or ``(image, ...)`` items),
+a ``DataLoader`` or any iterable of batches / images, or the name of one of :mod:`padkit.data`'s sources
+(``"builtin"``, ``"synthetic:KIND"``, a folder), which :func:`padkit.data.load_data` builds.
+Batches are produced lazily: ``(first_global_index, load)`` pairs, so a process of a distributed audit loads only
+the batches it owns.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..._errors import PadkitTypeError, PadkitValueError
+from ..._validate import bad_type, bad_value
+from .settings import AuditSettings, Normalize
+
+__all__ = ["DEFAULT_SIDE", "DEFAULT_SOURCE_IMAGES", "Batches", "Prepare", "global_batches", "image_source"]
+
+#: Image side of a named source when ``input_size`` is not given.
+DEFAULT_SIDE = 224
+#: Number of images of a named source when ``images`` is not given.
+DEFAULT_SOURCE_IMAGES = 64
+
+#: ``(first_global_index, load)`` per batch; ``load()`` materialises the ``(N, C, H, W)`` batch.
+Batches = Iterator[tuple[int, Callable[[], torch.Tensor]]]
+
+_DICT_KEYS = ("image", "images", "input", "pixel_values", "x")
+
+
+def image_source(data: Any, settings: AuditSettings) -> tuple[Any, tuple[int, int] | None]:
+    """``data`` with a named source built, and the image size the data must have (None: any one size)."""
+    from ...data import load_data
+
+    size = settings.input_size
+    if not isinstance(data, str):
+        return data, size
+    if size is not None and size[0] != size[1]:
+        raise bad_value("input_size", size, f"one side for data={data!r} (its images are square)")
+    side = DEFAULT_SIDE if size is None else size[0]
+    n = DEFAULT_SOURCE_IMAGES if settings.images is None else settings.images
+    return load_data(data, n, side, seed=settings.seed), (side, side)
+
+
+def _first_tensor(item: Any, what: str) -> torch.Tensor:
+    if isinstance(item, torch.Tensor):
+        return item
+    if isinstance(item, (tuple, list)) and item and isinstance(item[0], torch.Tensor):
+        return item[0]
+    if isinstance(item, dict):
+        for key in _DICT_KEYS:
+            if isinstance(item.get(key), torch.Tensor):
+                return item[key]
+    raise PadkitTypeError(
+        f"data: {what} of type {type(item).__name__}: expected a tensor, a (tensor, ...) tuple or a dict with an "
+        "'image' tensor"
+    )
+
+
+def _slice(data: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    return data[a:b]
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def _stack_items(data: Any, a: int, b: int) -> torch.Tensor:
+    items = [_first_tensor(data[i], "an item") for i in range(a, b)]
+    if any(t.ndim != 3 for t in items):
+        bad = next(t for t in items if t.ndim != 3)
+        raise PadkitValueError(f"data: an item of shape {tuple(bad.shape)}: expected (C, H, W) images")
+    return torch.stack(items)
+
+
+def _ranges(n: int, batch_size: int, load: Callable[[int, int], torch.Tensor]) -> Batches:
+    for start in range(0, n, batch_size):
+        yield start, functools.partial(load, start, min(start + batch_size, n))
+
+
+def global_batches(data: Any, batch_size: int, limit: int | None) -> Batches:
+    """Batches of at most ``batch_size`` images (the first ``limit`` images; None: all) and their global index."""
+    if isinstance(data, torch.Tensor):
+        if data.ndim != 4:
+            raise PadkitValueError(f"data: a tensor of shape {tuple(data.shape)}: expected (N, C, H, W)")
+        n = data.shape[0] if limit is None else min(limit, data.shape[0])
+        return _ranges(n, batch_size, functools.partial(_slice, data))
+    if (
+        isinstance(data, Dataset)
+        and not isinstance(data, torch.utils.data.IterableDataset)
+        and hasattr(data, "__len__")
+    ):
+        n = len(data)
+        n = n if limit is None else min(limit, n)
+        return _ranges(n, batch_size, functools.partial(_stack_items, data))
+    if not isinstance(data, (Iterable, DataLoader)):
+        raise bad_type(
+            "data",
+            data,
+            "a source name, a (N, C, H, W) tensor, a Dataset, a DataLoader or an iterable of tensors",
+        )
+    return _iterable_batches(data, batch_size, limit)
+
+
+def _iterable_batches(data: Iterable[Any], batch_size: int, limit: int | None) -> Batches:
+    """Batches of an iterable: 4-d tensors pass as they come, 3-d images are stacked ``batch_size`` at a time."""
+    seen = 0
+    pending: list[torch.Tensor] = []
+
+    def flush() -> torch.Tensor:
+        out = torch.stack(pending)
+        pending.clear()
+        return out
+
+    for item in data:
+        t = _first_tensor(item, "a batch")
+        if t.ndim == 3:
+            pending.append(t)
+            if len(pending) < batch_size and (limit is None or seen + len(pending) < limit):
+                continue
+            t = flush()
+        elif t.ndim != 4:
+            raise PadkitValueError(
+                f"data: a batch of shape {tuple(t.shape)}: expected (N, C, H, W) batches or (C, H, W) images"
+            )
+        if limit is not None:
+            t = t[: max(limit - seen, 0)]
+        if t.shape[0] == 0:
+            break
+        yield seen, functools.partial(_identity, t)
+        seen += t.shape[0]
+        if limit is not None and seen >= limit:
+            return
+    if pending:
+        t = flush()
+        if limit is not None:
+            t = t[: max(limit - seen, 0)]
+        if t.shape[0]:
+            yield seen, functools.partial(_identity, t)
+
+
+class Prepare:
+    """A batch as the model sees it: on ``device``, floating point, normalised with ``(means, stds)`` if given."""
+
+    def __init__(self, normalize: Normalize | None, label: str, device: torch.device) -> None:
+        self.device = device
+        self.label = label
+        self.mean: torch.Tensor | None = None
+        self.std: torch.Tensor | None = None
+        if normalize is not None:
+            self.mean = torch.tensor(normalize[0], dtype=torch.float32, device=device)[None, :, None, None]
+            self.std = torch.tensor(normalize[1], dtype=torch.float32, device=device)[None, :, None, None]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
+        if not x.is_floating_point():
+            x = x.float()
+        if self.mean is not None and self.std is not None:
+            if self.mean.shape[1] not in (1, x.shape[1]):
+                raise bad_value(
+                    "normalize",
+                    self.label,
+                    f"1 or {x.shape[1]} values per statistic (the images have {x.shape[1]} channels, "
+                    f"it has {self.mean.shape[1]})",
+                )
+            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return x
