@@ -144,7 +144,11 @@ class Plan:
         """Bool tensor of layer ``name``'s output spatial shape, True where the receptive field reaches padding.
 
         Example:
-            >>> band = p.border_band("conv1")  # (112, 112) for ResNet-18 at 224
+            >>> import torchvision, padkit
+            >>> p = padkit.plan(torchvision.models.resnet18(), 224, suggest=False)
+            >>> band = p.border_band("layer4.1.conv2")
+            >>> tuple(band.shape), bool(band.all())  # at 7x7 every position's receptive field reaches the padding
+            ((7, 7), True)
         """
         per_dim = self.reach(name)
         band = torch.zeros(tuple(len(r) for r in per_dim), dtype=torch.bool)

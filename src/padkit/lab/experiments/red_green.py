@@ -13,7 +13,7 @@ Example:
     >>> from padkit.lab.experiments.red_green import RedGreenConfig, run_red_green
     >>> result = run_red_green(RedGreenConfig(seeds=1, epochs=1, variants=("valid",)), progress=False)
     >>> sorted(result.results["valid"])
-    ['dissimilar', 'similar']
+    ['dissimilar', 'epochs', 'similar']
 """
 
 from __future__ import annotations
