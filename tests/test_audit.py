@@ -12,7 +12,7 @@ import torch
 from scipy import ndimage, stats
 from torch import nn
 
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError
 from padkit.analysis.audit import METRICS, audit
 from padkit.data import SyntheticImages
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import padkit.cli as cli
-from padkit._errors import PadkitError
+from padkit import PadkitError
 from padkit.commands import bench as bench_cmd
 from padkit.lab.benchmarks import (
     SUITES,

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import padkit.nn as pnn
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError
 from padkit.conversion import ConversionReport, convert, convert_report
 from padkit.layers import padding_mode
 from padkit.modes import is_zero_fill

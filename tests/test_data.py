@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from padkit._errors import PadkitError
+from padkit import PadkitError
 from padkit.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from padkit import cli
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError, cli
 from padkit.analysis.audit import METRICS
 from padkit.lab.demo import DEMO_MODES, DemoResult, demo_settings, run_demo
 from padkit.modes import layer_mode, pad_mode_of

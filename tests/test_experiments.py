@@ -12,8 +12,7 @@ import pytest
 import torch
 from scipy import stats as sstats
 
-from padkit import cli
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError, cli
 from padkit.commands import experiment as experiment_cmd
 from padkit.data import photograph
 from padkit.lab.experiments import (

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError
 from padkit.models import load_model
 
 

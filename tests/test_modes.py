@@ -1,6 +1,6 @@
 import pytest
 
-from padkit._errors import PadkitError, PadkitTypeError
+from padkit import PadkitError, PadkitTypeError
 from padkit.modes import ALIASES, LAYER_MODES, MODE_OPTIONS, PAD_MODES, canonical_mode
 
 
