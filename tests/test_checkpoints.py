@@ -132,3 +132,14 @@ def test_load_model_logs_what_it_loaded(tmp_path, caplog) -> None:
         model = load_model("torchvision:squeezenet1_1", weights=str(tmp_path / "dp.pth"))
     assert any("prefix 'module.' stripped" in r.getMessage() for r in caplog.records)
     _assert_loaded(model, src)
+
+
+def test_cli_says_what_it_stripped(tmp_path, capsys) -> None:
+    from padkit.cli import main
+
+    src = load_model("torchvision:squeezenet1_1")
+    torch.save({"model": _prefixed(src.state_dict(), "module.")}, tmp_path / "dp.pth")
+    code = main(["plan", "torchvision:squeezenet1_1", "--input-size", "64", "--weights", str(tmp_path / "dp.pth")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "padkit plan: weights: loaded 'model' from dp.pth, prefix 'module.' stripped" in err

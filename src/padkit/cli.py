@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from typing import Sequence
 
-from ._errors import PadkitError, PadkitTypeError, PadkitValueError
+from ._errors import PadkitError, PadkitValueError
 
 __all__ = ["EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -67,16 +68,34 @@ def _prepare_outputs(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (``sys.exit(main())`` in scripts)."""
+    """Run the CLI and return its exit code (``sys.exit(main())`` in scripts).
+
+    What the library logs on the ``padkit`` logger at level INFO or above (e.g. which state dict ``--weights`` loaded
+    and which prefix it stripped) goes to stderr while the command runs.
+    """
     parser = _build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    logger = logging.getLogger("padkit")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"padkit {args.command}: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        return _run(args)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         _prepare_outputs(args)
         return int(args._run(args))
-    except (PadkitError, PadkitTypeError) as exc:
+    except PadkitError as exc:
         print(f"padkit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a path that cannot be read or written (missing folder, a directory, permissions)
