@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping, Union
+from typing import Any, Literal, Mapping, Union
 
 import numpy as np
 import torch
@@ -153,7 +153,7 @@ def _to_tensor(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(src)
 
 
-def _order(arr: np.ndarray) -> str:
+def _order(arr: np.ndarray) -> Literal["C", "F"]:
     """The memory order of ``np.pad``'s result: Fortran for an F-contiguous input that is not also C-contiguous."""
     return "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
 
@@ -214,16 +214,23 @@ def _constant(t: torch.Tensor, widths: Widths, values: Any) -> torch.Tensor:
 
 def _ramp_in_torch(dtype: np.dtype, ends: Any) -> bool:
     """torch computes ``linear_ramp`` to these ends exactly: numbers, and for integers finite and in range."""
+    v: Any
     for v in (v for pair in ends for v in pair):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Number, np.number)):
             return False
         if dtype.kind != "c" and isinstance(v, (complex, np.complexfloating)):
             return False
-        if dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            if not (np.isfinite(v) and info.min <= v <= info.max):
-                return False
+        if isinstance(v, int) and not -(2**63) <= v < 2**63:  # beyond what torch's arithmetic takes
+            return False
+        if dtype.kind in "iu" and not _fits(v, dtype):
+            return False
     return True
+
+
+def _fits(v: Any, dtype: np.dtype) -> bool:
+    """The real number ``v`` is finite and within the range of the integer ``dtype``."""
+    info = np.iinfo(dtype)
+    return bool(np.isfinite(v) and info.min <= v <= info.max)
 
 
 def _ramp_dtypes(dtype: np.dtype, ends: Any) -> list[tuple[torch.dtype, torch.dtype]]:
@@ -294,7 +301,9 @@ def _pad_array(arr: np.ndarray, pad_width: Any, widths: Widths, mode: str, kwarg
         values = as_pairs(kwargs.get("stat_length"), ndim, "stat_length", as_index=True)
         zero = any(v is not None and v == 0 for pair in values for v in pair)
         if zero and mode in ("maximum", "minimum"):
-            raise bad_value("stat_length", kwargs["stat_length"], f"lengths >= 1 with mode={mode!r} (0 yields no value)")
+            raise bad_value(
+                "stat_length", kwargs["stat_length"], f"lengths >= 1 with mode={mode!r} (0 yields no value)"
+            )
         if zero and arr.dtype.kind in "iu":
             return _with_numpy(arr, pad_width, mode, kwargs)
     elif mode in ("reflect", "symmetric"):

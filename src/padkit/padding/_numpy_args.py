@@ -82,7 +82,9 @@ def as_pairs(
             arr = np.round(arr).astype(np.intp, copy=False)
     except (TypeError, ValueError) as exc:
         what = "integers" if as_index else "values"
-        raise numpy_error(exc, argname, shown, f"{what} as a scalar, a (before, after) pair or one pair per axis") from None
+        raise numpy_error(
+            exc, argname, shown, f"{what} as a scalar, a (before, after) pair or one pair per axis"
+        ) from None
     negative = bad_value(argname, shown, "non-negative values") if as_index else None
     if arr.ndim < 3:
         if arr.size == 1:
