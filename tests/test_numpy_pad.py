@@ -275,6 +275,16 @@ def test_cases_np_pad_accepts_or_refuses(a: np.ndarray, pad_width: Any, mode: An
     _compare(a, pad_width, mode, kwargs)
 
 
+@pytest.mark.parametrize("mode", ["mean", "median"])
+@pytest.mark.parametrize("shape", [(3, 5), (9, 3), (2, 130)])
+def test_integer_statistics_of_large_values(mode: str, shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(3)
+    for high in (2**40, 2**62):
+        a = rng.integers(-high, high, shape)
+        _compare(a, ((2, 1), (3, 4)), mode, {})
+        _compare(np.asfortranarray(a), 2, mode, {"stat_length": ((2, 3), (5, 2))})
+
+
 def test_tensors_stay_tensors() -> None:
     t = torch.arange(6.0, requires_grad=True).reshape(2, 3)
     out = numpy_pad(t, ((1, 0), (2, 2)), "symmetric")

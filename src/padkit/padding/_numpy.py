@@ -72,6 +72,8 @@ def numpy_pad(array: ArrayOrTensor, pad_width: Any, mode: Any = "constant", **kw
     * casts NumPy leaves to the platform: integer ``linear_ramp`` ending outside the dtype's range or at a
       non-finite or complex value, non-number ``end_values``, and integer ``mean``/``median`` with
       ``stat_length=0`` (NaN cast to an integer);
+    * integer ``mean`` where a float64 sum along an axis rounds (``|values| * axis length > 2**53``): NumPy's
+      summation order decides the rounding there;
     * callable modes (``mode=function(vector, iaxis_pad_width, iaxis, kwargs)``).
 
     A tensor is padded with torch and stays a tensor (device and autograd graph kept); its options follow
@@ -228,9 +230,10 @@ def _ramp_in_torch(dtype: np.dtype, ends: Any) -> bool:
 
 
 def _fits(v: Any, dtype: np.dtype) -> bool:
-    """The real number ``v`` is finite and within the range of the integer ``dtype``."""
+    """The real number ``v`` is finite and within the range of the integer ``dtype`` (of int64 for uint64, which
+    torch computes as int64)."""
     info = np.iinfo(dtype)
-    return bool(np.isfinite(v) and info.min <= v <= info.max)
+    return bool(np.isfinite(v) and info.min <= v <= min(int(info.max), _INT64_MAX))
 
 
 def _ramp_dtypes(dtype: np.dtype, ends: Any) -> list[tuple[torch.dtype, torch.dtype]]:
@@ -245,6 +248,12 @@ def _ramp_dtypes(dtype: np.dtype, ends: Any) -> list[tuple[torch.dtype, torch.dt
             sides.append(torch.from_numpy(np.zeros(0, dtype=dt)).dtype)
         out.append((sides[0], sides[1]))
     return out
+
+
+def _exact_sums(arr: np.ndarray) -> bool:
+    """Every float64 sum of integers along an axis is exact (so its order, NumPy's or torch's, does not matter)."""
+    bound = max(int(arr.max()), -int(arr.min())) * max(arr.shape)
+    return bound <= 2**53
 
 
 def _nan_fill(dtype: np.dtype) -> Any:
@@ -304,7 +313,7 @@ def _pad_array(arr: np.ndarray, pad_width: Any, widths: Widths, mode: str, kwarg
             raise bad_value(
                 "stat_length", kwargs["stat_length"], f"lengths >= 1 with mode={mode!r} (0 yields no value)"
             )
-        if zero and arr.dtype.kind in "iu":
+        if arr.dtype.kind in "iu" and (zero or (mode == "mean" and not _exact_sums(arr))):
             return _with_numpy(arr, pad_width, mode, kwargs)
     elif mode in ("reflect", "symmetric"):
         method = kwargs.get("reflect_type", "even")
