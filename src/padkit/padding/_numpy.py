@@ -252,7 +252,7 @@ def _ramp_dtypes(dtype: np.dtype, ends: Any) -> list[tuple[torch.dtype, torch.dt
 
 def _exact_sums(arr: np.ndarray) -> bool:
     """Every float64 sum of integers along an axis is exact (so its order, NumPy's or torch's, does not matter)."""
-    bound = max(int(arr.max()), -int(arr.min())) * max(arr.shape)
+    bound = max(int(arr.max()), -int(arr.min())) * max(arr.shape, default=1)
     return bound <= 2**53
 
 
