@@ -284,6 +284,24 @@ def test_integer_statistics_of_large_values(mode: str, shape: tuple[int, int]) -
         _compare(np.asfortranarray(a), 2, mode, {"stat_length": ((2, 3), (5, 2))})
 
 
+def test_constants_keep_their_sign_bit() -> None:
+    a = np.ones((2, 3), dtype=np.float32)
+    for values in (-0.0, (0.0, -0.0), ((-0.0, 0.0), (0.0, -0.0))):
+        got, want = numpy_pad(a, 1, constant_values=values), np.pad(a, 1, constant_values=values)
+        assert np.array_equal(np.signbit(got), np.signbit(want)) and np.array_equal(got, want)
+
+
+def test_a_callable_mode_raises_what_it_raises() -> None:
+    class Refused(ValueError):
+        pass
+
+    def refuse(vector: np.ndarray, iaxis_pad_width: Any, iaxis: int, kwargs: dict) -> None:
+        raise Refused(iaxis)
+
+    with pytest.raises(Refused):
+        numpy_pad(np.zeros(3), 1, refuse)
+
+
 def test_tensors_stay_tensors() -> None:
     t = torch.arange(6.0, requires_grad=True).reshape(2, 3)
     out = numpy_pad(t, ((1, 0), (2, 2)), "symmetric")

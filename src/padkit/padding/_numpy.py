@@ -108,8 +108,8 @@ def numpy_pad(array: ArrayOrTensor, pad_width: Any, mode: Any = "constant", **kw
     except (TypeError, ValueError) as exc:
         raise numpy_error(exc, "array", array, "an array-like np.asarray takes") from None
     widths = numpy_widths(pad_width, arr.ndim)
-    if callable(mode):
-        return _with_numpy(arr, pad_width, mode, kwargs)
+    if callable(mode):  # np.pad runs it; what the function raises reaches the caller unchanged
+        return np.pad(arr, pad_width, mode, **kwargs)
     mode = numpy_mode(mode)
     check_np_options(mode, kwargs)
     return _pad_array(arr, pad_width, widths, mode, kwargs)
@@ -125,8 +125,7 @@ def _with_numpy(arr: np.ndarray, pad_width: Any, mode: Any, kwargs: Mapping[str,
     try:
         return np.pad(arr, pad_width, mode, **kwargs)
     except (TypeError, ValueError, OverflowError) as exc:
-        name = getattr(mode, "__name__", mode)
-        raise numpy_error(exc, "mode", name, f"a mode and options np.pad applies to dtype {arr.dtype}") from None
+        raise numpy_error(exc, "mode", mode, f"a mode and options np.pad applies to dtype {arr.dtype}") from None
 
 
 def _torch_holds(arr: np.ndarray, mode: str) -> bool:
@@ -208,9 +207,11 @@ def _float_exact(v: Any) -> bool:
 
 
 def _constant(t: torch.Tensor, widths: Widths, values: Any) -> torch.Tensor:
-    flat = {v for pair in values for v in pair}
-    if len(flat) <= 1 and all(_float_exact(v) for v in flat):
-        return pad_canonical(t, widths, "constant", {"constant_values": next(iter(flat), 0)})
+    """Constant padding with the values cast to the array's dtype: ``F.pad`` for one value a double holds."""
+    flat = [v for pair in values for v in pair]
+    one = len({repr(v) for v in flat}) <= 1  # repr: -0.0 is not 0.0
+    if one and all(_float_exact(v) for v in flat):
+        return pad_canonical(t, widths, "constant", {"constant_values": flat[0] if flat else 0})
     return _fill_sides(t, widths, values)
 
 
