@@ -299,7 +299,11 @@ def _pad_array(arr: np.ndarray, pad_width: Any, widths: Widths, mode: str, kwarg
     if mode == "constant":
         raw = kwargs.get("constant_values", 0)
         pairs = as_pairs(raw, ndim, "constant_values")
-        values = [tuple(_cast(v, arr.dtype, "constant_values", raw) for v in pair) for pair in pairs]
+        cast: dict[int, Any] = {}  # a scalar or a pair is one NumPy scalar repeated: cast each object once
+        for v in (v for pair in pairs for v in pair):
+            if id(v) not in cast:
+                cast[id(v)] = _cast(v, arr.dtype, "constant_values", raw)
+        values = [(cast[id(b)], cast[id(a)]) for b, a in pairs]
     elif mode != "empty" and arr.size == 0:
         check_readable(arr.shape, torch.float32, widths, canonical)  # no axis that reads data is empty
         return np.empty([s + b + a for s, (b, a) in zip(arr.shape, widths)], dtype=arr.dtype, order=_order(arr))
