@@ -190,9 +190,11 @@ def _compare(a: np.ndarray, pad_width: Any, mode: Any, kwargs: dict) -> None:
         try:
             want = np.pad(a, pad_width, mode, **kwargs)
         except Exception as exc:  # np.pad's own error: numpy_pad raises a padkit error of the same built-in type
-            with pytest.raises(PadkitError) as info:
+            builtin = _builtin(exc)
+            translated = builtin in (ValueError, TypeError, OverflowError)  # others: the objects' own arithmetic
+            with pytest.raises(PadkitError if translated else builtin) as info:
                 numpy_pad(a, pad_width, mode, **kwargs)
-            assert isinstance(info.value, _builtin(exc)), (exc, info.value)
+            assert isinstance(info.value, builtin), (exc, info.value)
             return
         got = numpy_pad(a, pad_width, mode, **kwargs)
     _assert_same(got, want, a, mode, pad_width)
@@ -248,6 +250,7 @@ def test_torch_computes_the_dtypes_torch_holds(dtype: type, monkeypatch: pytest.
         (np.arange(6.0), 3, "mean", {"stat_length": 0}),
         (np.arange(6), 3, "median", {"stat_length": (0, 2)}),
         (np.arange(6), 3, "maximum", {"stat_length": 0}),
+        (np.array([2**70, 3], dtype=object), 1, "mean", {"stat_length": 0}),
         (np.arange(6), 3, "mean", {"stat_length": 1.5}),
         (np.arange(6), 3, "reflect", {"reflect_type": "weird"}),
         (np.zeros(3, np.uint8), 1, "constant", {"constant_values": 300}),

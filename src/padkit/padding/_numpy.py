@@ -96,6 +96,8 @@ def numpy_pad(array: ArrayOrTensor, pad_width: Any, mode: Any = "constant", **kw
             negative widths, shapes that do not broadcast, a data-reading mode on an empty axis, ...).
         PadkitTypeError: where ``np.pad`` raises ``TypeError`` (non-integer ``pad_width``, unhashable mode, ...).
         PadkitOverflowError: where ``np.pad`` raises ``OverflowError`` (a constant that does not fit the dtype).
+        Exception: what a callable mode, or the objects of an object array in their own arithmetic, raise
+            (e.g. ``ZeroDivisionError``), unchanged.
 
     Example:
         >>> numpy_pad(np.array([1, 2, 3]), (2, 1), mode="edge")
@@ -121,7 +123,11 @@ def numpy_pad(array: ArrayOrTensor, pad_width: Any, mode: Any = "constant", **kw
 
 
 def _with_numpy(arr: np.ndarray, pad_width: Any, mode: Any, kwargs: Mapping[str, Any]) -> np.ndarray:
-    """``np.pad`` itself, its errors translated into padkit's family (same built-in type)."""
+    """``np.pad`` itself, its ``ValueError``/``TypeError``/``OverflowError`` translated into padkit's family.
+
+    Any other error comes from the array's own objects (e.g. ``ZeroDivisionError`` from the mean of no Python ints)
+    and reaches the caller unchanged.
+    """
     try:
         return np.pad(arr, pad_width, mode, **kwargs)
     except (TypeError, ValueError, OverflowError) as exc:
