@@ -67,7 +67,7 @@ def numpy_pad(array: ArrayOrTensor, pad_width: Any, mode: Any = "constant", **kw
 
     * dtypes torch cannot hold: ``longdouble``, ``clongdouble``, object (e.g. integers beyond 64 bits), strings,
       bytes, ``datetime64``, ``timedelta64``, structured;
-    * uint64 arrays holding values beyond int64 in the arithmetic modes (``linear_ramp``, statistics, odd reflection);
+    * uint64 arrays holding values beyond int64, in every mode but ``constant``, ``empty``, ``edge`` and ``wrap``;
     * complex arrays in ``maximum``/``minimum``/``median`` (NumPy orders complex numbers; torch does not);
     * casts NumPy leaves to the platform: integer ``linear_ramp`` ending outside the dtype's range or at a
       non-finite or complex value, non-number ``end_values``, and integer ``mean``/``median`` with
