@@ -17,6 +17,7 @@ PADKIT_ALL = {
     "LayerResult",
     "ModeResult",
     "PadkitError",
+    "PadkitOverflowError",
     "PadkitTypeError",
     "PadkitValueError",
     "Plan",

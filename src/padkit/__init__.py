@@ -4,7 +4,7 @@ Every padding mode as a one-line change (:func:`pad`, :mod:`padkit.nn`, :func:`c
 zero padding does to a model (:func:`plan`, :func:`audit`).
 """
 
-from ._errors import PadkitError, PadkitTypeError, PadkitValueError
+from ._errors import PadkitError, PadkitOverflowError, PadkitTypeError, PadkitValueError
 from ._pad import numpy_pad, pad
 from .analysis.audit import AuditReport, LayerResult, ModeResult, RunningMoments, Summary, audit
 from .analysis.plan import LayerPlan, Plan, plan
@@ -22,6 +22,7 @@ __all__ = [
     "LayerResult",
     "ModeResult",
     "PadkitError",
+    "PadkitOverflowError",
     "PadkitTypeError",
     "PadkitValueError",
     "Plan",

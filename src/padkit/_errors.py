@@ -2,7 +2,8 @@
 
 ``PadkitError`` is the base: ``except padkit.PadkitError`` catches every argument error padkit raises. Each error is
 also a built-in ``ValueError`` (:class:`PadkitValueError`) or ``TypeError`` (:class:`PadkitTypeError`), so code that
-catches those keeps working.
+catches those keeps working; :func:`padkit.numpy_pad` raises :class:`PadkitOverflowError` where ``np.pad`` raises
+``OverflowError`` (a value that does not fit the array's dtype).
 
 Example:
     >>> import padkit
@@ -15,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["PadkitError", "PadkitTypeError", "PadkitValueError"]
+__all__ = ["PadkitError", "PadkitOverflowError", "PadkitTypeError", "PadkitValueError"]
 
 
 class PadkitError(Exception):
@@ -29,3 +30,7 @@ class PadkitValueError(PadkitError, ValueError):
 
 class PadkitTypeError(PadkitError, TypeError):
     """Bad type given to a padkit function."""
+
+
+class PadkitOverflowError(PadkitError, OverflowError):
+    """A value too large for the dtype it is cast to (where NumPy raises ``OverflowError``)."""

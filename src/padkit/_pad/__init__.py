@@ -24,7 +24,8 @@ Rules (see ``docs/pad.md``):
 
 Layout: ``_args`` checks arguments and builds the canonical form; ``_core`` holds :func:`pad` and
 ``pad_canonical`` (the implementation padkit's layers share); ``_copy`` the copy modes' index runs and fold;
-``_numpy_modes`` the modes ``F.pad`` lacks; ``_numpy`` the :func:`numpy_pad` adapter.
+``_numpy_modes`` the modes ``F.pad`` lacks; ``_numpy`` the :func:`numpy_pad` adapter and ``_numpy_args`` the
+``np.pad`` argument rules it follows.
 
 Example:
     >>> import torch

@@ -163,8 +163,12 @@ def _expand_along(t: torch.Tensor, d: int, width: int) -> torch.Tensor:
     return t.expand(shape)
 
 
-def _stat(chunk: torch.Tensor, d: int, mode: str) -> torch.Tensor:
+def _stat(chunk: torch.Tensor, d: int, mode: str, nan_median: bool = False) -> torch.Tensor:
     dtype = chunk.dtype
+    if mode == "median" and nan_median and (dtype.is_floating_point or dtype.is_complex):
+        # np.median: NaN wherever the chunk holds a NaN (sorting would move it to one end)
+        has_nan = chunk.isnan().any(d, keepdim=True)
+        return torch.where(has_nan, torch.full_like(has_nan, float("nan"), dtype=dtype), _stat(chunk, d, mode))
     if mode == "maximum":
         return chunk.amax(d, keepdim=True)
     if mode == "minimum":
@@ -192,13 +196,13 @@ def _stat(chunk: torch.Tensor, d: int, mode: str) -> torch.Tensor:
 
 
 def _stat_dim(
-    x: torch.Tensor, d: int, before: int, after: int, lb: int | None, la: int | None, mode: str
+    x: torch.Tensor, d: int, before: int, after: int, lb: int | None, la: int | None, mode: str, nan_median: bool
 ) -> torch.Tensor:
     n = x.shape[d]
     lb = n if lb is None or lb > n else lb
     la = n if la is None or la > n else la
-    left = _stat(x.narrow(d, 0, lb), d, mode)
-    right = left if lb == la == n else _stat(x.narrow(d, n - la, la), d, mode)
+    left = _stat(x.narrow(d, 0, lb), d, mode, nan_median)
+    right = left if lb == la == n else _stat(x.narrow(d, n - la, la), d, mode, nan_median)
     parts = []
     if before:
         parts.append(_expand_along(left, d, before))
@@ -209,13 +213,20 @@ def _stat_dim(
 
 
 def statistic(
-    x: torch.Tensor, widths: Widths, lengths: Sequence[tuple[int | None, int | None]], mode: str
+    x: torch.Tensor,
+    widths: Widths,
+    lengths: Sequence[tuple[int | None, int | None]],
+    mode: str,
+    *,
+    nan_median: bool = False,
 ) -> torch.Tensor:
     """``np.pad(mode="maximum" | "minimum" | "mean" | "median")`` by per-dim non-negative ``widths``.
 
-    ``lengths`` holds per dim the ``stat_length`` pair (``None``: the whole dimension).
+    ``lengths`` holds per dim the ``stat_length`` pair (``None``: the whole dimension), each ``>= 1``.
+    ``nan_median``: a ``median`` over a chunk holding NaN is NaN, as ``np.median`` gives (otherwise the NaNs sort
+    to the end of the chunk).
     """
     for d, ((b, a), (lb, la)) in enumerate(zip(widths, lengths)):
         if b or a:
-            x = _stat_dim(x, d, b, a, lb, la, mode)
+            x = _stat_dim(x, d, b, a, lb, la, mode, nan_median)
     return x
