@@ -227,7 +227,7 @@ def plan_shifts(st: ModeState, size: tuple[int, ...]) -> None:
 def equivariance(states: Sequence[ModeState], collector: Collector, x: torch.Tensor, start: int, limit: int) -> None:
     """Crop-shift equivariance on the images of ``x`` whose global index is below ``limit``."""
     k = min(x.shape[0], limit - start)
-    if k <= 0:
+    if k <= 0 or x.ndim != 4:  # the crop-shift check is defined for 2-D maps
         return
     x = x[:k]
     h, w = x.shape[2:]
@@ -237,8 +237,21 @@ def equivariance(states: Sequence[ModeState], collector: Collector, x: torch.Ten
             xa = x[:, :, : h - dh, : w - dw]
             xb = x[:, :, dh:, dw:]
             collector.stored = {}
-            collector.run(st, xa, "equiv_a")
-            collector.group = (dh, dw)
-            collector.run(st, xb, "equiv_b")
-            collector.group = None
-            collector.stored = {}
+            try:
+                collector.run(st, xa, "equiv_a")
+                collector.group = (dh, dw)
+                collector.run(st, xb, "equiv_b")
+            except Exception as exc:  # a model that takes only some sizes: no equivariance for this shift, noted
+                note = (
+                    f"equivariance: the model's forward fails on the {h - dh}x{w - dw} crops "
+                    f"({type(exc).__name__}): not measured"
+                )
+                for info in st.infos.values():
+                    if info.shift == (dh, dw) and info.acc is not None:
+                        info.shift = None
+                        info.acc.equiv_err.zero_()
+                        info.acc.equiv_count.zero_()
+                        info.acc.notes.append(note)
+            finally:
+                collector.group = None
+                collector.stored = {}

@@ -358,7 +358,7 @@ def _mode_result(st: ModeState, s: AuditSettings, istats: InputStats) -> ModeRes
         st.warnings.append(
             f"zero padding meets non-centred data: a padded 0 sits at z = {z} (per channel) of the image border's "
             "distribution, so the padding is a dark frame, not 'nothing'; normalise the data (e.g. "
-            "normalize='imagenet') or use a padding mode that copies the border"
+            "normalize='imagenet' for RGB photographs, or (means, stds)) or use a padding mode that copies the border"
         )
     for why, names in skipped.items():
         st.warnings.append(f"{_layers_named(names)} not audited: {why}")
