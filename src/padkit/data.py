@@ -44,8 +44,8 @@ __all__ = [
     "BUILTIN_IMAGES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "SYNTHETIC_KINDS",
     "LUMA_BT601",
+    "SYNTHETIC_KINDS",
     "BuiltinImages",
     "FolderArrays",
     "FolderImages",
@@ -90,7 +90,7 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".w
 
 def _check_n_size(n: object, size: object, rank: int = 2) -> tuple[int, tuple[int, ...]]:
     """``n`` and ``size`` (an int: the side along every axis, or ``rank`` ints) checked."""
-    return check_int(n, "n", minimum=1), ntuple(size, rank, "size", minimum=1)  # type: ignore[arg-type]
+    return check_int(n, "n", minimum=1), ntuple(size, rank, "size", minimum=1)
 
 
 def _check_rank(rank: object) -> int:

@@ -118,8 +118,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_normalize_flag(value: str) -> Any:
-    """``--normalize``: the names ``auto``, ``imagenet`` and ``none`` as they are, ``MEAN,STD`` / ``M1,..,Mk,S1,..,Sk`` as a
-    ``(means, stds)`` pair."""
+    """``--normalize``: the names ``auto``, ``imagenet`` and ``none`` as they are, ``MEAN,STD`` /
+    ``M1,..,Mk,S1,..,Sk`` as a ``(means, stds)`` pair."""
     from ..data import parse_normalize
 
     if value.strip().lower() in ("imagenet", "none", "auto"):
@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..analysis.audit import audit
-    from ..analysis.audit.inputs import model_input
     from ..analysis.audit.distributed import broadcast_parameters, init_from_env, process_group
+    from ..analysis.audit.inputs import model_input
     from ..cli import EXIT_FAIL, EXIT_OK
     from ..models import load_model
     from ..render.audit import render_html, render_json, render_table, save_heatmap_png

@@ -208,7 +208,7 @@ def audit_settings(
     return AuditSettings(
         modes=_modes(modes),
         layers=_layers(model, layers),
-        input_size=None if input_size is None else ntuple(input_size, reads.rank, "input_size", minimum=1),  # type: ignore[arg-type]
+        input_size=None if input_size is None else ntuple(input_size, reads.rank, "input_size", minimum=1),
         channels=reads.channels if channels is None else check_int(channels, "channels", minimum=1),
         model_input=reads,
         images=check_int(images, "images", minimum=1, allow_none=True),
