@@ -49,6 +49,29 @@ def test_model_input_reads_the_first_convolution() -> None:
     assert model_input(nn.Sequential(nn.Conv1d(1, 4, 3))).default_size() == (1024,)
 
 
+class _HeadFirst(nn.Module):
+    """A model whose output convolution is registered before its stem."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(8, 2, 1)
+        self.stem = nn.Conv2d(1, 8, 3, padding=1)
+        self.norm = nn.BatchNorm2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stem(self.norm(x)))
+
+
+def test_model_input_probe_finds_the_convolution_the_input_reaches() -> None:
+    net = _HeadFirst().train()
+    assert model_input(net) == ModelInput(1, 2, "stem", None)
+    assert model_input(net, probe=False) == ModelInput(8, 2, "head", None)  # module order
+    assert net.training and int(net.norm.num_batches_tracked) == 0  # the probe ran in eval mode, flags restored
+    assert not net.stem._forward_pre_hooks
+    rep = audit(net, "builtin", input_size=12, **_KW)
+    assert sorted(lr.name for lr in rep.results[0].layers) == ["head", "stem"]
+
+
 def test_grayscale_photographs_are_bt601_luma(tmp_path) -> None:
     from PIL import Image
 
