@@ -204,9 +204,13 @@ def test_monai_cli_with_a_factory_file(tmp_path, padkit_audit, capsys) -> None:
         factory.write_text(_MONAI_FACTORY.format(dims=dims))
         out = tmp_path / f"r{dims}.json"
         argv = [f"{factory}:build", "--images", "2", "--batch-size", "2", "--input-size", "16", "--no-progress"]
-        assert padkit_audit(*argv, "--probe-images", "2", "--json", str(out)) == cli.EXIT_OK
+        html = tmp_path / f"r{dims}.html"
+        assert padkit_audit(*argv, "--probe-images", "2", "--json", str(out), "--html", str(html)) == cli.EXIT_OK
+        assert html.read_text().count("<table") >= 1
         d = json.loads(out.read_text())
         assert d["input_size"] == [16] * dims and d["normalize"] == "none"
         assert d["data"] == ("builtin" if dims == 2 else "synthetic:smooth")
         assert d["results"]["as-is"]["layers"]
-    assert "Traceback" not in capsys.readouterr().err
+    assert padkit_audit(*argv, "--plot", str(tmp_path / "p.png")) == cli.EXIT_USAGE  # heat maps are 2-D
+    err = capsys.readouterr().err
+    assert "--plot: per-position heat maps exist for 2-D models, not 3-D ones" in err and "Traceback" not in err

@@ -169,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         if started:  # every rank must audit the same weights: take rank 0's
             broadcast_parameters(model)
         reads = model_input(model)
+        if args.plot and reads.rank != 2:
+            raise PadkitValueError(f"--plot: per-position heat maps exist for 2-D models, not {reads.rank}-D ones")
         channels = reads.channels if args.channels is None else args.channels
         if isinstance(normalize, str) and normalize.strip().lower() == "auto":
             normalize = "imagenet" if channels == 3 and reads.rank == 2 else "none"

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from .._errors import PadkitValueError
 from ..analysis.audit.report import METRICS, AuditReport, LayerResult
 from .text import format_number, text_table
 
@@ -166,8 +167,17 @@ def heatmap_figure(report: AuditReport, layers: Sequence[str], which: str = "mea
 
 
 def save_heatmap_png(report: AuditReport, path: str | Path, *, layers: Sequence[str] | None = None) -> Path:
-    """Save the per-position mean heat maps (rows: modes, columns: layers) as a PNG file."""
+    """Save the per-position mean heat maps (rows: modes, columns: layers) as a PNG file.
+
+    Raises:
+        PadkitValueError: no layer has a heat map (they exist for 2-D outputs with non-constant channels).
+    """
     names = list(layers) if layers is not None else pick_layers(report, 6)
+    if not names:
+        raise PadkitValueError(
+            f"plot: no layer has a per-position heat map (they exist for 2-D maps; the report's input is "
+            f"{'x'.join(map(str, report.input_size))})"
+        )
     fig = heatmap_figure(report, names, "mean")
     out = Path(path)
     fig.savefig(out, format="png", dpi=110, bbox_inches="tight")
