@@ -171,6 +171,24 @@ def test_wrong_channel_count_is_a_clear_error(tmp_path, padkit_audit, capsys) ->
     assert "the model reads 4" in err and "--channels" in err and "Traceback" not in err
 
 
+def test_cli_input_size_per_axis_and_its_errors(padkit_audit, tmp_path, capsys) -> None:
+    out = tmp_path / "r.json"
+    argv = ["test_audit_cli:tiny_net", "--images", "2", "--probe-images", "2", "--no-progress", "--json", str(out)]
+    assert padkit_audit(*argv, "--input-size", "12,16") == cli.EXIT_OK
+    assert json.loads(out.read_text())["input_size"] == [12, 16]
+    for bad in ("0", "12,x", "1,2,3,4"):
+        with pytest.raises(SystemExit) as exc:
+            padkit_audit(*argv, "--input-size", bad)
+        assert exc.value.code == cli.EXIT_USAGE
+    assert "expected N or A,B[,C] with ints >= 1" in capsys.readouterr().err
+
+
+def test_imagenet_statistics_on_one_channel_are_refused() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1))
+    with pytest.raises(PadkitValueError, match=r"normalize='imagenet': expected 1 value per statistic"):
+        audit(net, "builtin", input_size=8, normalize="imagenet", **_KW)
+
+
 def test_forward_failure_names_the_declared_size() -> None:
     net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 20 * 20, 3))
     net.pretrained_cfg = {"input_size": (3, 20, 20)}

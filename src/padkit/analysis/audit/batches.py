@@ -175,8 +175,8 @@ class Prepare:
                 raise bad_value(
                     "normalize",
                     self.label,
-                    f"1 or {x.shape[1]} values per statistic (the images have {x.shape[1]} channels, "
-                    f"it has {self.mean.shape[1]})",
+                    ("1 value" if x.shape[1] == 1 else f"1 or {x.shape[1]} values")
+                    + f" per statistic (the data has {x.shape[1]} channels, it has {self.mean.shape[1]})",
                 )
             per_channel = (1, -1, *[1] * (x.ndim - 2))
             x = (x - self.mean.to(x.dtype).reshape(per_channel)) / self.std.to(x.dtype).reshape(per_channel)
