@@ -113,10 +113,10 @@ def photo_channels(rgb: torch.Tensor, channels: int, source: str) -> torch.Tenso
         return rgb
     if channels == 1:
         return luma(rgb)
-    raise photo_channels_error(channels, source)
+    raise _photo_channels_error(channels, source)
 
 
-def photo_channels_error(channels: int, source: str) -> PadkitValueError:
+def _photo_channels_error(channels: int, source: str) -> PadkitValueError:
     """The error for photographs fed to a model that reads ``channels`` channels (not 1 or 3)."""
     return PadkitValueError(
         f"data={source!r}: photographs have 3 channels (RGB; 1 as BT.601 luma), the model reads {channels}: "
@@ -246,7 +246,7 @@ class BuiltinImages(Dataset):
         self.n, self.size = _check_n_size(n, size)
         self.channels = check_int(channels, "channels", minimum=1)
         if self.channels not in (1, 3):
-            raise photo_channels_error(self.channels, "builtin")
+            raise _photo_channels_error(self.channels, "builtin")
         self.seed = int(seed)
         self.paths = builtin_image_paths()
         self._cache: dict[int, np.ndarray] = {}
@@ -284,7 +284,7 @@ class FolderImages(Dataset):
         self.n, self.size = _check_n_size(n, size)
         self.channels = check_int(channels, "channels", minimum=1)
         if self.channels not in (1, 3):
-            raise photo_channels_error(self.channels, str(path))
+            raise _photo_channels_error(self.channels, str(path))
         root = Path(path)
         if not root.is_dir():
             raise bad_value("data", str(path), "'builtin', 'synthetic:KIND' or an existing folder")

@@ -137,12 +137,11 @@ def finalize_layer(
     sd_a = var_a.clamp(min=1e-300)
     dmap = distance_map(*spatial, device=band.device)
     centre = dmap >= 1  # the valid Sobel has no value on the outermost ring
-    if acc.planar:
-        near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0
-        e_band_mask, e_int_mask = centre & near, centre & ~near
+    near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0 if acc.planar else centre
+    e_band_mask, e_int_mask = centre & near, centre & ~near
+    edge_profile: tuple[float, ...]
     if not acc.planar:
-        false_edge_ratio = nan
-        edge_profile: tuple[float, ...] = ()
+        false_edge_ratio, edge_profile = nan, ()
     elif float(acc.edge_images) > 0 and n_valid and bool(e_band_mask.any()) and bool(e_int_mask.any()):
         e = acc.edge_sum[valid] / sd_a[valid][:, None, None] / float(acc.edge_images)  # (Cv, H, W)
         e_pos = e.mean(0)  # (H, W)
