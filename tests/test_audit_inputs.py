@@ -213,6 +213,13 @@ def test_repeated_notes_collapse_into_one_line() -> None:
     rep = audit(net, "synthetic:noise", input_size=12, layers=["0", "2", "3", "4"], **_KW)
     notes = [w for w in rep.results[0].warnings if "not audited" in w]
     assert notes == ["3 layers ('2', '3', '4') not audited: output 2x2 is too small to split into border and interior"]
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), *(nn.ConvTranspose2d(4, 4, 3, padding=1) for _ in range(4)))
+    rep = audit(net, "synthetic:noise", input_size=12, modes=["partial"], **_KW)
+    kept = [w for w in rep.results[0].warnings if "original padding" in w]
+    assert kept == [
+        "4 layers ('1', '2', '3', ...) (ConvTranspose2d) keep their original padding under mode 'partial': "
+        "partial padding is not defined for transposed convolution"
+    ]
 
 
 def test_monai_cli_with_a_factory_file(tmp_path, padkit_audit, capsys) -> None:
@@ -232,3 +239,24 @@ def test_monai_cli_with_a_factory_file(tmp_path, padkit_audit, capsys) -> None:
     assert padkit_audit(*argv, "--plot", str(tmp_path / "p.png")) == cli.EXIT_USAGE  # heat maps are 2-D
     err = capsys.readouterr().err
     assert "--plot: per-position heat maps exist for 2-D models, not 3-D ones" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_border_shift_in_every_rank_matches_a_hand_computation(rank: int) -> None:
+    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[rank](1, 1, 3, padding=1, bias=False)
+    nn.init.ones_(conv.weight)  # a box sum with zero padding: the outer face sees fewer values
+    x = torch.rand((6, 1, *[8] * rank), generator=torch.Generator().manual_seed(rank))
+    lr = audit(nn.Sequential(conv), x, probe_images=0, equivariance_images=0, progress=False).results[0].layers[0]
+    with torch.no_grad():
+        y = conv(x).double().numpy()[:, 0]
+    # the band: positions on the outer face (their 3-wide window reaches the padding), by hand from the index grid
+    grid = np.indices(y.shape[1:])
+    face = np.zeros(y.shape[1:], dtype=bool)
+    for axis in grid:
+        face |= (axis == 0) | (axis == 7)
+    b, i = y[:, face], y[:, ~face]
+    smd = (b.mean() - i.mean()) / math.sqrt((b.var() + i.var()) / 2)
+    assert lr.band_source == "receptive-field" and lr.n_border == int(face.sum())
+    assert lr.border_shift == pytest.approx(abs(smd), rel=1e-6)
+    assert lr.var_ratio == pytest.approx(b.var() / i.var(), rel=1e-6)
+    assert len(lr.band_widths) == 2 * rank and set(lr.band_widths) == {1}
