@@ -149,6 +149,18 @@ def test_1d_conv_net_audits_with_band_from_the_plan() -> None:
     assert all(p.side in ("left", "right") for p in first.padding_aware)
 
 
+def test_folder_of_npy_signals_is_read(tmp_path) -> None:
+    np.save(tmp_path / "s.npy", np.linspace(0, 1, 50, dtype=np.float32)[None].repeat(2, 0))  # (C, L)
+    net = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1))
+    rep = audit(net, str(tmp_path), input_size=32, **_KW)
+    assert rep.input_size == (32,) and rep.data == str(tmp_path)
+    item = load_data(str(tmp_path), 1, 32, channels=2, rank=1)[0]
+    start = round(float(item[0, 0]) * 49)
+    torch.testing.assert_close(item, torch.linspace(0, 1, 50)[start : start + 32].expand(2, 32))
+    with pytest.raises(PadkitValueError, match="'synthetic:KIND' or a folder of .npy signals for a 1-D model"):
+        audit(net, "builtin", **_KW)
+
+
 def test_1d_tensor_data(tmp_path) -> None:
     net = nn.Sequential(nn.Conv1d(1, 2, 3, padding=1))
     rep = audit(net, torch.rand(3, 1, 40), probe_images=2, progress=False)
