@@ -157,7 +157,7 @@ def test_folder_of_npy_signals_is_read(tmp_path) -> None:
     item = load_data(str(tmp_path), 1, 32, channels=2, rank=1)[0]
     start = round(float(item[0, 0]) * 49)
     torch.testing.assert_close(item, torch.linspace(0, 1, 50)[start : start + 32].expand(2, 32))
-    with pytest.raises(PadkitValueError, match="'synthetic:KIND' or a folder of .npy signals for a 1-D model"):
+    with pytest.raises(PadkitValueError, match=r"'synthetic:KIND' or a folder of \.npy signals for a 1-D model"):
         audit(net, "builtin", **_KW)
 
 
