@@ -2,7 +2,8 @@
 
 diffusers (AutoencoderKL, UNet2DModel), segmentation-models-pytorch (Unet), MONAI (UNet 2-D with 1 channel, 3-D),
 timm (TF 'same' padding, HRNet). For each: ``convert`` changes the padded layers, keeps ``state_dict`` keys (a strict
-load from the original works), changes the output, and converting back to ``zeros`` gives the original output.
+load from the original works), changes the output, and converting back to ``zeros`` gives the original output; and
+``audit`` runs on data it builds for what the model reads (channels, spatial rank).
 """
 
 from __future__ import annotations
@@ -122,3 +123,33 @@ def test_convert_round_trips_on_third_party_models(name: str) -> None:
     assert got.shape == want.shape
     assert not torch.allclose(got, want), "reflect padding did not change the output"
     torch.testing.assert_close(back, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("name", list(CASES))
+def test_audit_runs_on_third_party_models(name: str) -> None:
+    build, make_input = CASES[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    x = make_input()
+    rep = padkit.audit(
+        model,
+        "synthetic:smooth",
+        modes=["zeros", "reflect"],
+        input_size=tuple(x.shape[2:]),
+        images=2,
+        batch_size=2,
+        probe_images=2,
+        equivariance_images=1,
+        progress=False,
+    )
+    assert rep.input_size == tuple(x.shape[2:]) and rep.images == 2
+    for res in rep.results:
+        assert res.layers, res.warnings
+        assert all(lr.shape[0] >= 1 and len(lr.shape) == x.ndim - 1 for lr in res.layers)
+        assert res.summary.border_shift >= 0
+    planar = x.ndim == 4
+    for res in rep.results:
+        assert all((lr.false_edge_ratio == lr.false_edge_ratio) or not planar for lr in res.layers[:1])
+        if not planar:
+            assert all(lr.false_edge_ratio != lr.false_edge_ratio for lr in res.layers)  # NaN: not applicable

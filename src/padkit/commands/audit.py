@@ -1,5 +1,9 @@
 """``padkit audit MODEL``: measure border shift, false edges, spatial bias and padding-aware channels on real images.
 
+The model is fed what it reads (its first convolution's channels and spatial rank, see ``docs/metrics.md``):
+photographs as RGB or BT.601 grayscale for 2-D models, synthetic volumes / signals (or ``.npy`` folders) for 3-D /
+1-D models.
+
 Under ``torchrun --nproc_per_node=N -m padkit audit ...`` the batches are sharded over the processes
 (gloo on CPU, nccl on CUDA), the statistics all-reduced, and rank 0 prints and writes the report.
 """
@@ -15,7 +19,7 @@ from typing import Any
 from .._errors import PadkitValueError
 from ._types import int_at_least
 
-__all__ = ["HELP", "add_arguments", "parse_fail_above", "parse_normalize_flag", "run"]
+__all__ = ["HELP", "add_arguments", "parse_fail_above", "parse_input_size", "parse_normalize_flag", "run"]
 
 HELP = (
     "measure what padding does to a model on real images: border shift, false edges, spatial bias (per layer, per mode)"
@@ -40,13 +44,49 @@ def parse_fail_above(items: list[str]) -> list[tuple[str, float]]:
     return out
 
 
+def parse_input_size(text: str) -> int | tuple[int, ...]:
+    """``--input-size``: ``N`` (every axis) or ``A,B[,C]`` (one side per spatial axis), each an int >= 1."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or len(values) > 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or A,B[,C] with ints >= 1, got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+parse_input_size.__name__ = "size"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a file")
     parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
-    parser.add_argument("--data", default="builtin", help="builtin (default), synthetic:KIND, or a folder of images")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="builtin, synthetic:KIND (constant, noise, smooth, gradient, periodic), or a folder of images or .npy "
+        "arrays (C, *spatial); default: builtin for 2-D models, synthetic:smooth for 3-D (volumes) and 1-D (signals)",
+    )
     parser.add_argument("--images", type=int_at_least(1), default=64, help="number of images (default 64)")
-    parser.add_argument("--input-size", type=int_at_least(1), default=224, help="image side in pixels (default 224)")
-    parser.add_argument("--normalize", default="imagenet", help="imagenet (default), none, or MEAN,STD")
+    parser.add_argument(
+        "--input-size",
+        type=parse_input_size,
+        default=None,
+        help="N or A,B[,C]: the side of every axis, or one per axis (default: the size the model declares, else 224 "
+        "for images, 64 for volumes, 1024 for signals)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=int_at_least(1),
+        default=None,
+        help="channels fed to the model (default: its first convolution's in_channels); photographs give 3 (RGB) or "
+        "1 (BT.601 luma), other counts need synthetic:KIND or .npy data",
+    )
+    parser.add_argument(
+        "--normalize",
+        default="auto",
+        help="auto (default: imagenet for 3-channel images, none otherwise), imagenet, none, or MEAN,STD",
+    )
     parser.add_argument("--modes", default=None, help="comma list of padding modes to compare (default: as-is)")
     parser.add_argument("--layers", default=None, help="comma list of module names (default: all conv/pool layers)")
     parser.add_argument("--border", default="auto", help="auto (receptive-field band) or a width in input pixels")
@@ -78,17 +118,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_normalize_flag(value: str) -> Any:
-    """``--normalize``: the names ``imagenet`` and ``none`` as they are, ``MEAN,STD`` / ``M1,..,Mk,S1,..,Sk`` as a
-    ``(means, stds)`` pair."""
+    """``--normalize``: the names ``auto``, ``imagenet`` and ``none`` as they are, ``MEAN,STD`` /
+    ``M1,..,Mk,S1,..,Sk`` as a ``(means, stds)`` pair."""
     from ..data import parse_normalize
 
-    if value.strip().lower() in ("imagenet", "none"):
+    if value.strip().lower() in ("imagenet", "none", "auto"):
         return value
     try:
         return parse_normalize(value)
     except PadkitValueError:
         raise PadkitValueError(
-            f"--normalize={value!r}: expected imagenet, none, MEAN,STD or M1,..,Mk,S1,..,Sk (stds > 0)"
+            f"--normalize={value!r}: expected auto, imagenet, none, MEAN,STD or M1,..,Mk,S1,..,Sk (stds > 0)"
         ) from None
 
 
@@ -97,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..analysis.audit import audit
     from ..analysis.audit.distributed import broadcast_parameters, init_from_env, process_group
+    from ..analysis.audit.inputs import model_input
     from ..cli import EXIT_FAIL, EXIT_OK
     from ..models import load_model
     from ..render.audit import render_html, render_json, render_table, save_heatmap_png
@@ -127,12 +168,20 @@ def run(args: argparse.Namespace) -> int:
             model = model.to(device)
         if started:  # every rank must audit the same weights: take rank 0's
             broadcast_parameters(model)
+        reads = model_input(model)
+        if args.plot and reads.rank != 2:
+            raise PadkitValueError(f"--plot: per-position heat maps exist for 2-D models, not {reads.rank}-D ones")
+        channels = reads.channels if args.channels is None else args.channels
+        if isinstance(normalize, str) and normalize.strip().lower() == "auto":
+            normalize = "imagenet" if channels == 3 and reads.rank == 2 else "none"
+        data = args.data if args.data is not None else "builtin" if reads.rank == 2 else "synthetic:smooth"
         report = audit(
             model,
-            args.data,
+            data,
             modes=modes,
             layers=layers,
             input_size=args.input_size,
+            channels=args.channels,
             images=args.images,
             batch_size=args.batch_size,
             border=border,

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from .._errors import PadkitValueError
 from ..analysis.audit.report import METRICS, AuditReport, LayerResult
 from .text import format_number, text_table
 
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 _HEADERS = ("layer", "C×H×W", "band", "shift", "var×", "W1", "edge×", "equiv×", "pos R²", "PA")
+#: The shape column's header by spatial rank.
+_SHAPE_HEADERS = {1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
 
 
 def _layer_row(lr: LayerResult) -> tuple[str, ...]:
@@ -56,8 +59,9 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
     """
     lines = [
         f"padkit audit: {report.model} | data {report.data} | {report.images} images "
-        f"{report.input_size[0]}x{report.input_size[1]} | normalize {report.normalize} | border {report.border}"
+        f"{'x'.join(str(v) for v in report.input_size)} | normalize {report.normalize} | border {report.border}"
     ]
+    headers = (_HEADERS[0], _SHAPE_HEADERS.get(len(report.input_size), "shape"), *_HEADERS[2:])
     i = report.input_stats
     z = ", ".join(f"{v:+.2f}" for v in i.zero_z)
     lines.append(f"input border: zero sits at z = {z} ({'centred' if i.centred else 'NOT centred: zero = dark'})")
@@ -76,7 +80,7 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
             return v if math.isfinite(v) else (math.inf if v > 0 else -math.inf)
 
         ranked = sorted(res.layers, key=key, reverse=True)[:top]
-        lines.extend(text_table(_HEADERS, [_layer_row(lr) for lr in ranked]))
+        lines.extend(text_table(headers, [_layer_row(lr) for lr in ranked]))
         for w in res.warnings:
             lines.append(f"warning: {w}")
     if len(report.results) > 1:
@@ -163,8 +167,17 @@ def heatmap_figure(report: AuditReport, layers: Sequence[str], which: str = "mea
 
 
 def save_heatmap_png(report: AuditReport, path: str | Path, *, layers: Sequence[str] | None = None) -> Path:
-    """Save the per-position mean heat maps (rows: modes, columns: layers) as a PNG file."""
+    """Save the per-position mean heat maps (rows: modes, columns: layers) as a PNG file.
+
+    Raises:
+        PadkitValueError: no layer has a heat map (they exist for 2-D outputs with non-constant channels).
+    """
     names = list(layers) if layers is not None else pick_layers(report, 6)
+    if not names:
+        raise PadkitValueError(
+            f"plot: no layer has a per-position heat map (they exist for 2-D maps; the report's input is "
+            f"{'x'.join(map(str, report.input_size))})"
+        )
     fig = heatmap_figure(report, names, "mean")
     out = Path(path)
     fig.savefig(out, format="png", dpi=110, bbox_inches="tight")

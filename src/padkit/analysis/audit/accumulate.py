@@ -58,29 +58,39 @@ class Workspace:
         return buf[:nbytes].view(dtype).view(shape)
 
 
-def distance_map(h: int, w: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """Chessboard distance of each position to the nearest edge of an ``h x w`` map: ``min(i, j, h-1-i, w-1-j)``.
+def distance_map(*sizes: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Chessboard distance of each position to the nearest edge of a map of shape ``sizes`` (any rank).
+
+    For ``(h, w)``: ``min(i, j, h-1-i, w-1-j)``.
 
     Returns:
-        int64 tensor ``(h, w)``.
+        int64 tensor of shape ``sizes``.
     """
-    i = torch.arange(h, device=device)
-    j = torch.arange(w, device=device)
-    di = torch.minimum(i, h - 1 - i)[:, None]
-    dj = torch.minimum(j, w - 1 - j)[None, :]
-    return torch.minimum(di, dj)
+    out: torch.Tensor | None = None
+    for a, n in enumerate(sizes):
+        i = torch.arange(n, device=device)
+        d = torch.minimum(i, n - 1 - i).reshape([n if b == a else 1 for b in range(len(sizes))])
+        out = d if out is None else torch.minimum(out, d)
+    assert out is not None, "distance_map needs at least one size"
+    return out
 
 
-def fixed_band(h: int, w: int, width: int) -> torch.Tensor:
-    """Bool mask ``(h, w)``: True within ``width`` positions of an edge."""
-    return distance_map(h, w) < width
+def fixed_band(*args: int) -> torch.Tensor:
+    """``fixed_band(*sizes, width)``: bool mask of shape ``sizes``, True within ``width`` positions of an edge."""
+    *sizes, width = args
+    return distance_map(*sizes) < width
 
 
-def side_widths(mask: torch.Tensor) -> tuple[int, int, int, int]:
-    """Thickness of a border band on each side ``(top, bottom, left, right)``, read along the middle row/column."""
-    h, w = mask.shape
-    col = mask[:, w // 2].tolist()
-    row = mask[h // 2, :].tolist()
+def side_names(rank: int) -> tuple[str, ...]:
+    """The sides of a map of rank 1, 2 or 3, two per axis (before, after): e.g. top, bottom, left, right in 2-D."""
+    axes = {1: ("left", "right"), 2: ("top", "bottom", "left", "right")}
+    return axes.get(rank, ("front", "back", "top", "bottom", "left", "right")[-2 * rank :])
+
+
+def side_widths(mask: torch.Tensor) -> tuple[int, ...]:
+    """Thickness of a border band on each side, two per axis (in 2-D ``(top, bottom, left, right)``), read along
+    the line through the middle of the map."""
+    mid = [n // 2 for n in mask.shape]
 
     def lead(v: list[bool]) -> int:
         n = 0
@@ -90,16 +100,22 @@ def side_widths(mask: torch.Tensor) -> tuple[int, int, int, int]:
             n += 1
         return n
 
-    return lead(col), lead(col[::-1]), lead(row), lead(row[::-1])
+    out: list[int] = []
+    for a in range(mask.ndim):
+        index = tuple(slice(None) if b == a else mid[b] for b in range(mask.ndim))
+        line = mask[index].tolist()
+        out += [lead(line), lead(line[::-1])]
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class Band:
-    """The border band of one layer's output: ``mask (H, W)`` True on the band, its source and side widths."""
+    """The border band of one layer's output: ``mask`` (its spatial shape) True on the band, its source and side
+    widths."""
 
     mask: torch.Tensor
     source: str  # "receptive-field" (exact, from padkit.plan) or "fixed"
-    widths: tuple[int, int, int, int]  # top, bottom, left, right
+    widths: tuple[int, ...]  # two per axis, before and after (2-D: top, bottom, left, right)
 
     @property
     def thickness(self) -> int:
@@ -131,10 +147,13 @@ def _add_sobel_energy(xc: torch.Tensor, energy: torch.Tensor, b0: torch.Tensor, 
 
 
 class LayerAccumulator:
-    """All streaming statistics of one layer's output ``(N, C, H, W)``.
+    """All streaming statistics of one layer's output ``(N, C, *spatial)`` (spatial rank 1, 2 or 3).
+
+    The Sobel energy, the position probe and the equivariance errors are collected for 2-D maps ``(N, C, H, W)``
+    only (``planar``); moments and histograms for any rank.
 
     Args:
-        shape: ``(C, H, W)`` of one image's activation.
+        shape: ``(C, *spatial)`` of one image's activation, e.g. ``(C, H, W)``.
         band: the layer's border band.
         hist_lo: per-channel lower histogram edge ``(C,)``.
         hist_width: per-channel bin width ``(C,)``.
@@ -145,7 +164,7 @@ class LayerAccumulator:
 
     def __init__(
         self,
-        shape: tuple[int, int, int],
+        shape: tuple[int, ...],
         band: Band,
         hist_lo: torch.Tensor,
         hist_width: torch.Tensor,
@@ -153,8 +172,10 @@ class LayerAccumulator:
         proj: torch.Tensor | None,
         device: torch.device,
     ) -> None:
-        c, h, w = shape
-        self.shape = shape
+        c, *spatial = shape
+        self.shape = tuple(shape)
+        self.planar = len(spatial) == 2
+        h, w = spatial if self.planar else (1, 1)  # the probe's coordinates and the Sobel exist in 2-D only
         self.band = band
         self.device = device
         self._moments = RunningMoments(shape, device=device)
@@ -163,7 +184,7 @@ class LayerAccumulator:
         self._n = 0
         self._s1 = torch.zeros(shape, dtype=torch.float64, device=device)
         self._s2 = torch.zeros(shape, dtype=torch.float64, device=device)
-        self.edge_sum = torch.zeros(shape, dtype=torch.float64, device=device)
+        self.edge_sum = torch.zeros(shape if self.planar else (c, 1, 1), dtype=torch.float64, device=device)
         self.edge_images = torch.zeros((), dtype=torch.float64, device=device)
         self.bins = bins
         self.hist_lo = hist_lo.to(device=device, dtype=torch.float32)
@@ -171,12 +192,13 @@ class LayerAccumulator:
         self.hist_band = torch.zeros(c * bins, dtype=torch.int64, device=device)
         self.hist_interior = torch.zeros(c * bins, dtype=torch.int64, device=device)
         self._band_dev = band.mask.to(device)
-        self._hist_lo4 = self.hist_lo[:, None, None]
-        self._hist_inv4 = (1.0 / self.hist_width)[:, None, None]
+        per_channel = (c, *[1] * len(spatial))
+        self._hist_lo4 = self.hist_lo.reshape(per_channel)
+        self._hist_inv4 = (1.0 / self.hist_width).reshape(per_channel)
         nbins = 2 * c * bins
         idx_dtype = torch.int16 if nbins <= 2**15 else torch.int32 if nbins <= 2**31 else torch.int64
-        chan = (torch.arange(c, device=device) * bins)[:, None, None]
-        offsets = chan + (~self._band_dev).to(torch.int64)[None] * (c * bins)  # (C, H, W)
+        chan = (torch.arange(c, device=device) * bins).reshape(per_channel)
+        offsets = chan + (~self._band_dev).to(torch.int64)[None] * (c * bins)  # (C, *spatial)
         self._hist_offsets = offsets.to(idx_dtype)
         self.proj = None if proj is None else proj.to(device=device, dtype=torch.float64)
         p = c if proj is None else proj.shape[1]
@@ -188,7 +210,7 @@ class LayerAccumulator:
         ys = (torch.arange(h, device=device, dtype=torch.float64) + 0.5) / h * 2 - 1
         xs = (torch.arange(w, device=device, dtype=torch.float64) + 0.5) / w * 2 - 1
         self._coords = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(h * w, 2)  # (x, y)
-        nd = (min(h, w) + 1) // 2
+        nd = (min(h, w) + 1) // 2 if self.planar else 1
         self.equiv_err = torch.zeros((c, nd), dtype=torch.float64, device=device)
         self.equiv_count = torch.zeros(nd, dtype=torch.float64, device=device)
         self.notes: list[str] = []
@@ -245,37 +267,39 @@ class LayerAccumulator:
             if xf.shape[0] == 0:
                 return
             _, _, energy, counts = self._batch_sums(xf, ws, moments=False)
-        self.edge_sum[:, 1:-1, 1:-1] += (
-            energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
-        )
-        self.edge_images += xf.shape[0]
+        if self.planar:
+            self.edge_sum[:, 1:-1, 1:-1] += (
+                energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
+            )
+            self.edge_images += xf.shape[0]
         total = self.hist_band.numel()
         self.hist_band += counts[:total].to(self.device)
         self.hist_interior += counts[total:].to(self.device)
-        if probe_split is not None and bool((probe_split > 0).any()):
+        if self.planar and probe_split is not None and bool((probe_split > 0).any()):
             self._update_probe(xf, probe_split.to(xf.device))
 
     def _batch_sums(
         self, xf: torch.Tensor, ws: Workspace, *, moments: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One pass over a contiguous batch ``(N, C, H, W)`` in chunks of whole planes.
+        """One pass over a contiguous batch ``(N, C, *spatial)`` in chunks of whole planes (maps of one channel).
 
         Returns, summed over the batch in the activation's precision: ``sum (x - shift)`` and ``sum (x - shift)^2``
-        (``(C, H, W)``, zero when ``moments`` is False), the unscaled Sobel energy ``(C, H, W)`` (garbage on the
-        outer ring, which has no value) and the histogram counts ``(2 * C * bins,)`` (band, then interior).
+        (``(C, *spatial)``, zero when ``moments`` is False), the unscaled Sobel energy ``(C, H, W)`` (2-D maps only;
+        garbage on the outer ring, which has no value) and the histogram counts ``(2 * C * bins,)`` (band, then
+        interior).
         """
-        n, c, h, w = xf.shape
+        n, c = xf.shape[:2]
         dt, dev = xf.dtype, xf.device
         s1 = ws.get(3, self.shape, dt, dev).zero_()
         s2 = ws.get(4, self.shape, dt, dev).zero_()
-        energy = ws.get(5, self.shape, dt, dev).zero_()
+        energy = ws.get(5, self.shape if self.planar else (1,), dt, dev).zero_()
         counts = torch.zeros(2 * self.hist_band.numel(), dtype=torch.int64, device=dev)
         shift = self._shift
         # histogram bin position (x - lo) / width as one fused x * inv + (-lo * inv)
         inv = self._hist_inv4.to(dt)
         bias = -self._hist_lo4.to(dt) * inv
         offsets = self._hist_offsets
-        plane = h * w
+        plane = math.prod(xf.shape[2:])
         if dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
             chunks = [(0, n, 0, c)]
         elif c * plane >= _CHUNK_ELEMENTS:  # chunks of channels within one image
@@ -301,7 +325,7 @@ class LayerAccumulator:
                 else:
                     s1[c0:c1] += d.sum(0)
                     s2[c0:c1] += d.square_().sum(0)
-            for k in range(i1 - i0):  # per image: the energy is summed over images
+            for k in range(i1 - i0 if self.planar else 0):  # per image: the energy is summed over images
                 _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
             # histogram: bin index + channel offset + (bins * C) for interior positions, one bincount per chunk
             t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(shape)).clamp_(0, self.bins - 1)
@@ -392,10 +416,12 @@ class LayerAccumulator:
 
 
 def histogram_range(x: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel histogram ``(lo, width)`` from a calibration batch ``(N, C, H, W)``: finite range widened by 10%."""
+    """Per-channel histogram ``(lo, width)`` from a calibration batch ``(N, C, *spatial)``: finite range widened
+    by 10%."""
     xd = x.detach().float()
     if bool(torch.isfinite(xd.sum())):  # all finite (a NaN or +-Inf anywhere makes the sum non-finite)
-        lo, hi = xd.amin((0, 2, 3)), xd.amax((0, 2, 3))
+        dims = (0, *range(2, xd.ndim))
+        lo, hi = xd.amin(dims), xd.amax(dims)
     else:
         xf = xd.transpose(0, 1).reshape(x.shape[1], -1)
         finite = torch.isfinite(xf)

@@ -1,8 +1,9 @@
-"""The audit's ``data`` argument as a stream of image batches ``(N, C, H, W)``, each with its global index.
+"""The audit's ``data`` argument as a stream of batches ``(N, C, *spatial)``, each with its global index.
 
-``data`` is a Python value: a ``(N, C, H, W)`` tensor, a map-style ``Dataset`` of images (or ``(image, ...)`` items),
-a ``DataLoader`` or any iterable of batches / images, or the name of one of :mod:`padkit.data`'s sources
-(``"builtin"``, ``"synthetic:KIND"``, a folder), which :func:`padkit.data.load_data` builds.
+``data`` is a Python value: a ``(N, C, H, W)`` tensor (``(N, C, D, H, W)`` for a 3-D model, ``(N, C, L)`` for a 1-D
+one), a map-style ``Dataset`` of images (or ``(image, ...)`` items), a ``DataLoader`` or any iterable of batches /
+images, or the name of one of :mod:`padkit.data`'s sources (``"builtin"``, ``"synthetic:KIND"``, a folder), which
+:func:`padkit.data.load_data` builds with the model's channel count and rank.
 Batches are produced lazily: ``(first_global_index, load)`` pairs, so a process of a distributed audit loads only
 the batches it owns.
 """
@@ -19,31 +20,32 @@ from ..._errors import PadkitTypeError, PadkitValueError
 from ..._validate import bad_type, bad_value
 from .settings import AuditSettings, Normalize
 
-__all__ = ["DEFAULT_SIDE", "DEFAULT_SOURCE_IMAGES", "Batches", "Prepare", "global_batches", "image_source"]
+__all__ = ["DEFAULT_SOURCE_IMAGES", "Batches", "Prepare", "global_batches", "image_source"]
 
-#: Image side of a named source when ``input_size`` is not given.
-DEFAULT_SIDE = 224
 #: Number of images of a named source when ``images`` is not given.
 DEFAULT_SOURCE_IMAGES = 64
 
-#: ``(first_global_index, load)`` per batch; ``load()`` materialises the ``(N, C, H, W)`` batch.
+#: ``(first_global_index, load)`` per batch; ``load()`` materialises the ``(N, C, *spatial)`` batch.
 Batches = Iterator[tuple[int, Callable[[], torch.Tensor]]]
 
 _DICT_KEYS = ("image", "images", "input", "pixel_values", "x")
 
 
-def image_source(data: Any, settings: AuditSettings) -> tuple[Any, tuple[int, int] | None]:
-    """``data`` with a named source built, and the image size the data must have (None: any one size)."""
+def image_source(data: Any, settings: AuditSettings) -> tuple[Any, tuple[int, ...] | None]:
+    """``data`` with a named source built, and the spatial size the data must have (None: any one size).
+
+    A named source is built at ``input_size``, else the size the model declares, else the rank's default
+    (:meth:`~padkit.analysis.audit.inputs.ModelInput.default_size`), with the channels the model reads.
+    """
     from ...data import load_data
 
     size = settings.input_size
     if not isinstance(data, str):
         return data, size
-    if size is not None and size[0] != size[1]:
-        raise bad_value("input_size", size, f"one side for data={data!r} (its images are square)")
-    side = DEFAULT_SIDE if size is None else size[0]
+    if size is None:
+        size = settings.model_input.default_size()
     n = DEFAULT_SOURCE_IMAGES if settings.images is None else settings.images
-    return load_data(data, n, side, seed=settings.seed), (side, side)
+    return load_data(data, n, size, seed=settings.seed, channels=settings.channels, rank=settings.rank), size
 
 
 def _first_tensor(item: Any, what: str) -> torch.Tensor:
@@ -69,11 +71,14 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def _stack_items(data: Any, a: int, b: int) -> torch.Tensor:
+_LAYOUTS = {1: "C, L", 2: "C, H, W", 3: "C, D, H, W"}
+
+
+def _stack_items(data: Any, rank: int, a: int, b: int) -> torch.Tensor:
     items = [_first_tensor(data[i], "an item") for i in range(a, b)]
-    if any(t.ndim != 3 for t in items):
-        bad = next(t for t in items if t.ndim != 3)
-        raise PadkitValueError(f"data: an item of shape {tuple(bad.shape)}: expected (C, H, W) images")
+    if any(t.ndim != rank + 1 for t in items):
+        bad = next(t for t in items if t.ndim != rank + 1)
+        raise PadkitValueError(f"data: an item of shape {tuple(bad.shape)}: expected ({_LAYOUTS[rank]}) items")
     return torch.stack(items)
 
 
@@ -82,11 +87,16 @@ def _ranges(n: int, batch_size: int, load: Callable[[int, int], torch.Tensor]) -
         yield start, functools.partial(load, start, min(start + batch_size, n))
 
 
-def global_batches(data: Any, batch_size: int, limit: int | None) -> Batches:
-    """Batches of at most ``batch_size`` images (the first ``limit`` images; None: all) and their global index."""
+def global_batches(data: Any, batch_size: int, limit: int | None, rank: int = 2) -> Batches:
+    """Batches of at most ``batch_size`` images (the first ``limit`` images; None: all) and their global index.
+
+    ``rank``: the spatial rank of the model's input (batches are ``(N, C, *spatial)`` with ``rank`` spatial axes).
+    """
     if isinstance(data, torch.Tensor):
-        if data.ndim != 4:
-            raise PadkitValueError(f"data: a tensor of shape {tuple(data.shape)}: expected (N, C, H, W)")
+        if data.ndim != rank + 2:
+            raise PadkitValueError(
+                f"data: a tensor of shape {tuple(data.shape)}: expected (N, {_LAYOUTS[rank]}) for a {rank}-D model"
+            )
         n = data.shape[0] if limit is None else min(limit, data.shape[0])
         return _ranges(n, batch_size, functools.partial(_slice, data))
     if (
@@ -96,18 +106,18 @@ def global_batches(data: Any, batch_size: int, limit: int | None) -> Batches:
     ):
         n = len(data)
         n = n if limit is None else min(limit, n)
-        return _ranges(n, batch_size, functools.partial(_stack_items, data))
+        return _ranges(n, batch_size, functools.partial(_stack_items, data, rank))
     if not isinstance(data, (Iterable, DataLoader)):
         raise bad_type(
             "data",
             data,
-            "a source name, a (N, C, H, W) tensor, a Dataset, a DataLoader or an iterable of tensors",
+            f"a source name, a (N, {_LAYOUTS[rank]}) tensor, a Dataset, a DataLoader or an iterable of tensors",
         )
-    return _iterable_batches(data, batch_size, limit)
+    return _iterable_batches(data, batch_size, limit, rank)
 
 
-def _iterable_batches(data: Iterable[Any], batch_size: int, limit: int | None) -> Batches:
-    """Batches of an iterable: 4-d tensors pass as they come, 3-d images are stacked ``batch_size`` at a time."""
+def _iterable_batches(data: Iterable[Any], batch_size: int, limit: int | None, rank: int) -> Batches:
+    """Batches of an iterable: batches pass as they come, single items are stacked ``batch_size`` at a time."""
     seen = 0
     pending: list[torch.Tensor] = []
 
@@ -118,14 +128,15 @@ def _iterable_batches(data: Iterable[Any], batch_size: int, limit: int | None) -
 
     for item in data:
         t = _first_tensor(item, "a batch")
-        if t.ndim == 3:
+        if t.ndim == rank + 1:
             pending.append(t)
             if len(pending) < batch_size and (limit is None or seen + len(pending) < limit):
                 continue
             t = flush()
-        elif t.ndim != 4:
+        elif t.ndim != rank + 2:
+            layout = _LAYOUTS[rank]
             raise PadkitValueError(
-                f"data: a batch of shape {tuple(t.shape)}: expected (N, C, H, W) batches or (C, H, W) images"
+                f"data: a batch of shape {tuple(t.shape)}: expected (N, {layout}) batches or ({layout}) items"
             )
         if limit is not None:
             t = t[: max(limit - seen, 0)]
@@ -152,8 +163,8 @@ class Prepare:
         self.mean: torch.Tensor | None = None
         self.std: torch.Tensor | None = None
         if normalize is not None:
-            self.mean = torch.tensor(normalize[0], dtype=torch.float32, device=device)[None, :, None, None]
-            self.std = torch.tensor(normalize[1], dtype=torch.float32, device=device)[None, :, None, None]
+            self.mean = torch.tensor(normalize[0], dtype=torch.float32, device=device)[None, :]
+            self.std = torch.tensor(normalize[1], dtype=torch.float32, device=device)[None, :]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device)
@@ -164,8 +175,9 @@ class Prepare:
                 raise bad_value(
                     "normalize",
                     self.label,
-                    f"1 or {x.shape[1]} values per statistic (the images have {x.shape[1]} channels, "
-                    f"it has {self.mean.shape[1]})",
+                    ("1 value" if x.shape[1] == 1 else f"1 or {x.shape[1]} values")
+                    + f" per statistic (the data has {x.shape[1]} channels, it has {self.mean.shape[1]})",
                 )
-            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+            per_channel = (1, -1, *[1] * (x.ndim - 2))
+            x = (x - self.mean.to(x.dtype).reshape(per_channel)) / self.std.to(x.dtype).reshape(per_channel)
         return x

@@ -34,7 +34,7 @@ class LayerState:
 
     name: str
     kind: str
-    stride: tuple[int, int] = (1, 1)
+    stride: tuple[int, ...] = (1, 1)
     acc: LayerAccumulator | None = None
     skip: str | None = None
     shift: tuple[int, int] | None = None  # equivariance shift in input pixels (dh, dw)
@@ -54,7 +54,7 @@ class ModeState:
 class Collector:
     """Routes hook outputs to accumulators according to the current phase."""
 
-    def __init__(self, settings: AuditSettings, input_size: tuple[int, int]) -> None:
+    def __init__(self, settings: AuditSettings, input_size: tuple[int, ...]) -> None:
         self.phase = "idle"
         self.state: ModeState | None = None
         self.settings = settings
@@ -134,16 +134,17 @@ class Collector:
     def _calibrate(self, info: LayerState, module: nn.Module, out: Any) -> None:
         if info.acc is not None or info.skip is not None:
             return
-        if not isinstance(out, torch.Tensor) or out.ndim != 4:
-            info.skip = "output is not a (N, C, H, W) tensor"
+        rank = len(self.input_size)
+        if not isinstance(out, torch.Tensor) or out.ndim != rank + 2:
+            layout = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[rank]
+            info.skip = f"output is not a {layout} tensor"
             return
-        c, h, w = (int(s) for s in out.shape[1:])
-        if min(h, w) < 3:
-            info.skip = f"output {h}x{w} is too small to split into border and interior"
+        c, *spatial = (int(s) for s in out.shape[1:])
+        if min(spatial) < 3:
+            info.skip = f"output {'x'.join(map(str, spatial))} is too small to split into border and interior"
             return
-        s_in_h, s_in_w = self.input_size
-        info.stride = (max(1, round(s_in_h / h)), max(1, round(s_in_w / w)))
-        band, note = self._band(info, h, w)
+        info.stride = tuple(max(1, round(n_in / n)) for n_in, n in zip(self.input_size, spatial))
+        band, note = self._band(info, tuple(spatial))
         bins = self.settings.hist_bins
         lo, width = histogram_range(out, bins)
         proj = None
@@ -152,20 +153,20 @@ class Collector:
             gen = torch.Generator().manual_seed(self.settings.seed * 1000003 + self.layer_index)
             proj = torch.randn(c, p, generator=gen, dtype=torch.float64) / math.sqrt(p)
         self.layer_index += 1
-        info.acc = LayerAccumulator((c, h, w), band, lo, width, bins, proj, self.device)
+        info.acc = LayerAccumulator((c, *spatial), band, lo, width, bins, proj, self.device)
         if note is not None:
             info.acc.notes.append(note)
 
-    def _band(self, info: LayerState, h: int, w: int) -> tuple[Band, str | None]:
+    def _band(self, info: LayerState, spatial: tuple[int, ...]) -> tuple[Band, str | None]:
         st = self.state
         assert st is not None
         border = self.settings.border
         note: str | None
         if border == "auto" and st.bands is not None and info.name in st.bands:
             mask = st.bands[info.name].to(torch.bool).cpu()
-            if tuple(mask.shape) == (h, w) and bool(mask.any()) and not bool(mask.all()):
+            if tuple(mask.shape) == spatial and bool(mask.any()) and not bool(mask.all()):
                 return Band(mask, "receptive-field", side_widths(mask)), None
-            why = "covers the whole map" if tuple(mask.shape) == (h, w) and bool(mask.all()) else "is unusable"
+            why = "covers the whole map" if tuple(mask.shape) == spatial and bool(mask.all()) else "is unusable"
             px = DEFAULT_BORDER_PX
             note = f"receptive-field band {why}: fixed {px}px band used"
         else:
@@ -173,17 +174,19 @@ class Collector:
             note = (
                 "no receptive-field band from padkit.plan for this layer: fixed band used" if border == "auto" else None
             )
-        width = max(1, min(math.ceil(px / max(info.stride)), (min(h, w) - 1) // 2))
-        mask = fixed_band(h, w, width)
-        return Band(mask, "fixed", (width,) * 4), note
+        width = max(1, min(math.ceil(px / max(info.stride)), (min(spatial) - 1) // 2))
+        mask = fixed_band(*spatial, width)
+        return Band(mask, "fixed", (width,) * (2 * len(spatial))), note
 
 
-def plan_bands(model: nn.Module, input_size: tuple[int, int], names: Sequence[str]) -> tuple[dict | None, str | None]:
+def plan_bands(
+    model: nn.Module, input_size: tuple[int, ...], names: Sequence[str], channels: int
+) -> tuple[dict | None, str | None]:
     """Exact border bands from :func:`padkit.analysis.plan.plan`, or ``(None, reason)`` when unavailable."""
     from ..plan import plan
 
     try:
-        p = plan(model, input_size, suggest=False)
+        p = plan(model, input_size, in_channels=channels, suggest=False)
     except Exception as exc:  # a model the planner cannot trace: fall back, and say so in the report
         return None, f"padkit.plan could not analyse the model ({type(exc).__name__}: {exc}): fixed border bands used"
     out = {}
@@ -197,10 +200,13 @@ def plan_bands(model: nn.Module, input_size: tuple[int, int], names: Sequence[st
     return out, None
 
 
-def plan_shifts(st: ModeState, size: tuple[int, int]) -> None:
-    """Equivariance shift per layer: the smallest multiple of the layer's stride >= the largest audited stride."""
+def plan_shifts(st: ModeState, size: tuple[int, ...]) -> None:
+    """Equivariance shift per layer: the smallest multiple of the layer's stride >= the largest audited stride.
+
+    The crop-shift check is defined for 2-D maps: for other ranks no layer gets a shift.
+    """
     strides = [info.stride for info in st.infos.values() if info.acc is not None]
-    if not strides:
+    if not strides or len(size) != 2:
         return
     smax = (max(s[0] for s in strides), max(s[1] for s in strides))
     for info in st.infos.values():
@@ -221,7 +227,7 @@ def plan_shifts(st: ModeState, size: tuple[int, int]) -> None:
 def equivariance(states: Sequence[ModeState], collector: Collector, x: torch.Tensor, start: int, limit: int) -> None:
     """Crop-shift equivariance on the images of ``x`` whose global index is below ``limit``."""
     k = min(x.shape[0], limit - start)
-    if k <= 0:
+    if k <= 0 or x.ndim != 4:  # the crop-shift check is defined for 2-D maps
         return
     x = x[:k]
     h, w = x.shape[2:]
@@ -231,8 +237,21 @@ def equivariance(states: Sequence[ModeState], collector: Collector, x: torch.Ten
             xa = x[:, :, : h - dh, : w - dw]
             xb = x[:, :, dh:, dw:]
             collector.stored = {}
-            collector.run(st, xa, "equiv_a")
-            collector.group = (dh, dw)
-            collector.run(st, xb, "equiv_b")
-            collector.group = None
-            collector.stored = {}
+            try:
+                collector.run(st, xa, "equiv_a")
+                collector.group = (dh, dw)
+                collector.run(st, xb, "equiv_b")
+            except Exception as exc:  # a model that takes only some sizes: no equivariance for this shift, noted
+                note = (
+                    f"equivariance: the model's forward fails on the {h - dh}x{w - dw} crops "
+                    f"({type(exc).__name__}): not measured"
+                )
+                for info in st.infos.values():
+                    if info.shift == (dh, dw) and info.acc is not None:
+                        info.shift = None
+                        info.acc.equiv_err.zero_()
+                        info.acc.equiv_count.zero_()
+                        info.acc.notes.append(note)
+            finally:
+                collector.group = None
+                collector.stored = {}

@@ -26,7 +26,7 @@ from .accumulate import distance_map
 from .batches import Batches, Prepare, global_batches, image_source
 from .collect import Collector, LayerState, ModeState, equivariance, plan_bands, plan_shifts
 from .distributed import all_reduce_count, all_reduce_moments, is_distributed, process_group
-from .metrics import finalize_layer, input_stats, summarize
+from .metrics import PLANAR_ONLY, finalize_layer, input_stats, summarize
 from .moments import RunningMoments
 from .report import AuditReport, InputStats, ModeResult
 from .settings import AS_IS, AuditSettings, audit_settings
@@ -40,7 +40,8 @@ def audit(
     *,
     modes: Sequence[str] | None = None,
     layers: Sequence[str] | None = None,
-    input_size: int | tuple[int, int] | None = None,
+    input_size: int | Sequence[int] | None = None,
+    channels: int | None = None,
     images: int | None = None,
     batch_size: int = 16,
     border: str | int = "auto",
@@ -57,19 +58,31 @@ def audit(
 ) -> AuditReport:
     """Measure border distribution shift, false edges, spatial bias and padding-aware channels of a model.
 
+    The model is fed what it reads (:mod:`~padkit.analysis.audit.inputs`): the channel count and spatial rank of
+    its first convolution in module order. Named sources are built that way: photographs (``"builtin"``, a folder
+    of image files) as RGB for 3 channels and as BT.601 luma for 1 channel (other counts: a ``PadkitValueError``;
+    use ``"synthetic:KIND"`` or a folder of ``.npy`` arrays); 3-D models get volumes and 1-D models signals
+    (``"synthetic:KIND"`` or ``.npy`` files). For 1-D and 3-D outputs, false edges, equivariance and the position
+    probe are not applicable (NaN, with a note); border shift, variance ratio, Wasserstein distance, the profiles
+    and padding-aware channels use N-D distance-to-border bands. The models run in eval mode; every module's
+    ``training`` flag is restored afterwards.
+
     Args:
-        model: any ``nn.Module`` taking ``(N, C, H, W)`` images.
-        data: a ``(N, C, H, W)`` tensor, a map-style ``Dataset`` of ``(C, H, W)`` images (or ``(image, label)``
-            pairs), a ``DataLoader`` or any iterable of batches ``(N, C, H, W)`` / images ``(C, H, W)``, or the name
-            of a :mod:`padkit.data` source (``"builtin"``, ``"synthetic:KIND"``, a folder path). All images must
-            share one size.
+        model: any ``nn.Module`` taking one ``(N, C, *spatial)`` tensor (images ``(N, C, H, W)``, volumes
+            ``(N, C, D, H, W)``, signals ``(N, C, L)``).
+        data: a ``(N, C, *spatial)`` tensor, a map-style ``Dataset`` of ``(C, *spatial)`` items (or ``(item,
+            label)`` pairs), a ``DataLoader`` or any iterable of batches / items, or the name of a
+            :mod:`padkit.data` source (``"builtin"``, ``"synthetic:KIND"``, a folder of images or ``.npy`` arrays).
+            All items must share one size.
         modes: padding modes to audit side by side (layer names: ``"zeros"``, ``"reflect"``, ``"partial"``, ...);
             each is applied with :func:`padkit.conversion.convert` to a copy of ``model``, and its result is keyed
             by the name as given (aliases ``zero``/``edge``/``wrap`` read as ``zeros``/``replicate``/``circular``).
             ``None`` (default) audits the model as it is (reported as mode ``"as-is"``).
         layers: module names to audit (any module returning ``(N, C, H, W)``); default: every conv and pooling layer.
-        input_size: image side (int or ``(H, W)``) for a named source (default 224); for other data it must match
-            the images when given.
+        input_size: side (int, every axis) or one side per spatial axis for a named source; default: the size the
+            model declares (timm's ``pretrained_cfg``), else 224 for images, 64 for volumes, 1024 for signals. For
+            other data it must match the items when given.
+        channels: channels fed to the model; default: its first convolution's ``in_channels`` (3 without one).
         images: number of images to use (default: all; 64 for a named source).
         batch_size: images per forward pass.
         border: ``"auto"`` (exact band from :func:`padkit.analysis.plan.plan`: output positions whose receptive field
@@ -105,6 +118,7 @@ def audit(
         modes=modes,
         layers=layers,
         input_size=input_size,
+        channels=channels,
         images=images,
         batch_size=batch_size,
         border=border,
@@ -120,7 +134,7 @@ def audit(
     )
     data_label = data if isinstance(data, str) else type(data).__name__
     source, size = image_source(data, s)
-    batches = global_batches(source, s.batch_size, s.images)
+    batches = global_batches(source, s.batch_size, s.images, s.rank)
     prepare = Prepare(s.normalize, s.normalize_label, s.device)
 
     flags = {m: m.training for m in model.modules()}  # training flags of every module, restored in finally
@@ -152,6 +166,8 @@ def audit(
         warnings.append(f"the input images hold {istats.nonfinite} non-finite values")
     if n_images < 2:
         warnings.append("fewer than 2 images: variances and the position probe are degenerate")
+    if s.rank != 2:
+        warnings.append(PLANAR_ONLY.format(rank=s.rank))
     return AuditReport(
         model=model_name or type(model).__name__,
         data=str(data_label),
@@ -168,32 +184,70 @@ def audit(
 
 
 def _mode_models(model: nn.Module, modes: Sequence[str] | None) -> list[tuple[str, nn.Module, list[str]]]:
-    """``(label, model, warnings)`` per mode: the model as it is, or a converted copy per mode."""
+    """``(label, model, warnings)`` per mode: the model as it is, or a converted copy per mode; each in eval mode."""
     if modes is None:
+        model.eval()
         return [(AS_IS, model, [])]
     out = []
     for mode in modes:
         converted, report = replace_layers(copy.deepcopy(model), mode)
+        converted.eval()
+        by_reason: dict[tuple[str, str], list[str]] = {}
+        for sk in report.skipped:
+            by_reason.setdefault((sk.type, sk.reason), []).append(sk.name or "<root>")
         notes = [
-            f"layer {sk.name or '<root>'!r} ({sk.type}) keeps its original padding under mode {mode!r}: {sk.reason}"
-            for sk in report.skipped
+            f"{_layers_named(names)} ({kind}) {'keeps its' if len(names) == 1 else 'keep their'} original padding "
+            f"under mode {mode!r}: {reason}"
+            for (kind, reason), names in by_reason.items()
         ]
         out.append((mode, converted, notes))
     return out
 
 
-def _image_size(x0: torch.Tensor, expected: tuple[int, int] | None, input_size: object) -> tuple[int, int]:
-    size = (int(x0.shape[2]), int(x0.shape[3]))
+def _layers_named(names: Sequence[str], shown: int = 3) -> str:
+    """``layer 'a'``, or ``12 layers ('a', 'b', 'c', ...)`` for repeated notes collapsed into one line."""
+    if len(names) == 1:
+        return f"layer {names[0]!r}"
+    listed = ", ".join(repr(n) for n in names[:shown])
+    return f"{len(names)} layers ({listed}{', ...' if len(names) > shown else ''})"
+
+
+def collapse(notes: Iterable[str]) -> list[str]:
+    """``notes`` in first-seen order, each repeated note once with its count: ``"... (x12)"``."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        counts[note] = counts.get(note, 0) + 1
+    return [note if k == 1 else f"{note} (x{k})" for note, k in counts.items()]
+
+
+def _image_size(x0: torch.Tensor, expected: tuple[int, ...] | None, input_size: object) -> tuple[int, ...]:
+    size = tuple(int(v) for v in x0.shape[2:])
     if expected is not None and size != expected:
-        raise bad_value("input_size", input_size, f"the size of the data's images, {size[0]}x{size[1]}")
+        raise bad_value("input_size", input_size, f"the size of the data's items, {'x'.join(map(str, size))}")
     return size
 
 
+def _forward_error(exc: Exception, x0: torch.Tensor, s: AuditSettings) -> PadkitValueError:
+    """The error for a forward pass that fails on the first batch: what the model reads and declares."""
+    reads = s.model_input
+    said = [reads.describe()]
+    if reads.declared is not None:
+        said.append(f"it declares input size {'x'.join(map(str, reads.declared))}")
+    if x0.shape[1] != s.channels:
+        said.append(f"the data has {x0.shape[1]} channels")
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return PadkitValueError(
+        f"model: its forward fails on input of shape {tuple(x0.shape[1:])} (C, *spatial) "
+        f"({type(exc).__name__}: {first_line}); {'; '.join(said)}; pass input_size (--input-size), channels "
+        "(--channels) or data the model accepts"
+    )
+
+
 def _mode_state(
-    label: str, model: nn.Module, notes: Iterable[str], s: AuditSettings, size: tuple[int, int]
+    label: str, model: nn.Module, notes: Iterable[str], s: AuditSettings, size: tuple[int, ...]
 ) -> ModeState:
     model.eval()
-    bands, why = plan_bands(model, size, s.layers) if s.border == "auto" else (None, None)
+    bands, why = plan_bands(model, size, s.layers, s.channels) if s.border == "auto" else (None, None)
     modules = dict(model.named_modules())
     st = ModeState(label, model, {n: LayerState(n, type(modules[n]).__name__) for n in s.layers}, bands)
     if why:
@@ -227,7 +281,7 @@ def _stream(
         return torch.where(idx < s.probe_images, codes, torch.zeros_like(codes)).to(dev)
 
     # the input statistics only need the outermost pixel ring: moments of those pixels, (C, ring)
-    ring = distance_map(size[0], size[1], device=dev) < 1
+    ring = distance_map(*size, device=dev) < 1
     ring_moments = RunningMoments((x0.shape[1], int(ring.sum())), device=dev)
     n_images = 0
     with torch.inference_mode():
@@ -235,7 +289,10 @@ def _stream(
             collector.probe_split = probe_codes(0, x0.shape[0])
             collector.calib_streams = rank == 0
             collector.layer_index = 0
-            collector.run(st, x0, "calib")
+            try:
+                collector.run(st, x0, "calib")
+            except Exception as exc:  # the first forward: data the model does not take, said in the user's terms
+                raise _forward_error(exc, x0, s) from exc
             for info in st.infos.values():
                 if info.acc is None and info.skip is None:
                     info.skip = "never called in the forward pass"
@@ -257,8 +314,8 @@ def _stream(
             x = prepare(load())
             if tuple(x.shape[2:]) != size:
                 raise PadkitValueError(
-                    f"data={data_label}: expected images of one size, {size[0]}x{size[1]}; image {start} is "
-                    f"{x.shape[2]}x{x.shape[3]}"
+                    f"data={data_label}: expected items of one size, {'x'.join(map(str, size))}; item {start} is "
+                    f"{'x'.join(map(str, x.shape[2:]))}"
                 )
             ring_moments.update(x[:, :, ring])
             n_images += x.shape[0]
@@ -289,10 +346,11 @@ def _pads_with_zeros(st: ModeState) -> bool:
 
 def _mode_result(st: ModeState, s: AuditSettings, istats: InputStats) -> ModeResult:
     layer_results = []
+    skipped: dict[str, list[str]] = {}
     for name in s.layers:
         info = st.infos[name]
         if info.acc is None:
-            st.warnings.append(f"layer {name!r} not audited: {info.skip}")
+            skipped.setdefault(str(info.skip), []).append(name)
             continue
         layer_results.append(finalize_layer(name, info.kind, info.stride, info.acc, pa_threshold=s.pa_threshold))
     if _pads_with_zeros(st) and not istats.centred:
@@ -300,7 +358,9 @@ def _mode_result(st: ModeState, s: AuditSettings, istats: InputStats) -> ModeRes
         st.warnings.append(
             f"zero padding meets non-centred data: a padded 0 sits at z = {z} (per channel) of the image border's "
             "distribution, so the padding is a dark frame, not 'nothing'; normalise the data (e.g. "
-            "normalize='imagenet') or use a padding mode that copies the border"
+            "normalize='imagenet' for RGB photographs, or (means, stds)) or use a padding mode that copies the border"
         )
+    for why, names in skipped.items():
+        st.warnings.append(f"{_layers_named(names)} not audited: {why}")
     layers = tuple(layer_results)
-    return ModeResult(st.label, summarize(layers), layers, tuple(st.warnings))
+    return ModeResult(st.label, summarize(layers), layers, tuple(collapse(st.warnings)))

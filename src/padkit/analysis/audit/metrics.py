@@ -13,13 +13,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .accumulate import LayerAccumulator, distance_map
+from .accumulate import LayerAccumulator, distance_map, side_names
 from .moments import RunningMoments, pool_moments
 from .report import METRICS, InputStats, LayerResult, PaddingAwareChannel, Summary
 
 __all__ = [
     "CENTRED_Z",
     "EQUIVARIANCE_FLOOR",
+    "PLANAR_ONLY",
     "PROBE_RIDGE",
     "finalize_layer",
     "input_stats",
@@ -34,7 +35,10 @@ EQUIVARIANCE_FLOOR = 0.01
 PROBE_RIDGE = 1e-3
 #: The input is centred when a padded 0 sits within this many stds of the mean of the image border, per channel.
 CENTRED_Z = 0.5
-_SIDES = ("top", "bottom", "left", "right")
+#: Why the metrics of 2-D maps are left out (None) for 1-D and 3-D outputs.
+PLANAR_ONLY = (
+    "false edges, equivariance and the position probe are defined for 2-D maps: not applicable to {rank}-D outputs"
+)
 
 
 def ratio(num: float, den: float) -> float:
@@ -87,10 +91,12 @@ def _valid_channels(var: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
 
 
 def finalize_layer(
-    name: str, kind: str, stride: tuple[int, int], acc: LayerAccumulator, *, pa_threshold: float
+    name: str, kind: str, stride: tuple[int, ...], acc: LayerAccumulator, *, pa_threshold: float
 ) -> LayerResult:
-    """Compute every metric of one layer from its accumulator."""
-    c, h, w = acc.shape
+    """Compute every metric of one layer from its accumulator (for 1-D and 3-D outputs the metrics of 2-D maps are
+    NaN, with a note: see :data:`PLANAR_ONLY`)."""
+    c, *spatial = acc.shape
+    rank = len(spatial)
     m = acc.moments
     band = acc.band.mask.to(m.count.device)
     interior = ~band
@@ -125,13 +131,18 @@ def finalize_layer(
     else:
         wasserstein = nan
 
+    if not acc.planar:
+        notes.append(PLANAR_ONLY.format(rank=rank))
     # 2. false edges: channel-normalised Sobel energy at window centres that see the band vs those that do not
     sd_a = var_a.clamp(min=1e-300)
-    dmap = distance_map(h, w, device=band.device)
+    dmap = distance_map(*spatial, device=band.device)
     centre = dmap >= 1  # the valid Sobel has no value on the outermost ring
-    near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0
+    near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0 if acc.planar else centre
     e_band_mask, e_int_mask = centre & near, centre & ~near
-    if float(acc.edge_images) > 0 and n_valid and bool(e_band_mask.any()) and bool(e_int_mask.any()):
+    edge_profile: tuple[float, ...]
+    if not acc.planar:
+        false_edge_ratio, edge_profile = nan, ()
+    elif float(acc.edge_images) > 0 and n_valid and bool(e_band_mask.any()) and bool(e_int_mask.any()):
         e = acc.edge_sum[valid] / sd_a[valid][:, None, None] / float(acc.edge_images)  # (Cv, H, W)
         e_pos = e.mean(0)  # (H, W)
         e_band = float(e_pos[e_band_mask].mean())
@@ -154,14 +165,18 @@ def finalize_layer(
     std_map: np.ndarray | None
     if n_valid:
         sd = var_a[valid].sqrt()
-        zmean = (m.mean[valid] - mu_i[valid][:, None, None]) / sd[:, None, None]  # (Cv, H, W) vs interior
+        per_channel = (-1, *[1] * rank)
+        zmean = (m.mean[valid] - mu_i[valid].reshape(per_channel)) / sd.reshape(per_channel)  # (Cv, *spatial)
         nd = int(dmap.max()) + 1
         ring_sum = torch.zeros((n_valid, nd), dtype=torch.float64, device=zmean.device)
         ring_sum.index_add_(1, dmap.reshape(-1), zmean.reshape(n_valid, -1))
         ring_mean = ring_sum / torch.bincount(dmap.reshape(-1), minlength=nd).double()
         shift_profile = tuple(float(v) for v in ring_mean.abs().mean(0))
-        mean_map = ((m.mean[valid] - mu_a[valid][:, None, None]) / sd[:, None, None]).mean(0).cpu().numpy()
-        std_map = (m.variance()[valid].sqrt() / sd[:, None, None]).mean(0).cpu().numpy()
+        if acc.planar:
+            mean_map = ((m.mean[valid] - mu_a[valid][:, None, None]) / sd[:, None, None]).mean(0).cpu().numpy()
+            std_map = (m.variance()[valid].sqrt() / sd[:, None, None]).mean(0).cpu().numpy()
+        else:
+            mean_map = std_map = None
     else:
         shift_profile = ()
         mean_map = std_map = None
@@ -185,13 +200,15 @@ def finalize_layer(
         curve, eq_b, eq_i, eq_gap = (), nan, nan, nan
 
     # 3b. position probe
-    r2 = probe_r2(acc.probe_xx, acc.probe_xy, acc.probe_yy)
+    r2 = probe_r2(acc.probe_xx, acc.probe_xy, acc.probe_yy) if acc.planar else nan
 
-    # 4. padding-aware channels: per side strip vs interior
-    t_top, t_bot, t_left, t_right = acc.band.widths
-    rows = torch.arange(h, device=band.device)[:, None].expand(h, w)
-    cols = torch.arange(w, device=band.device)[None, :].expand(h, w)
-    strips = (rows < t_top, rows >= h - t_bot, cols < t_left, cols >= w - t_right)
+    # 4. padding-aware channels: per side strip vs interior (two sides per axis)
+    strips = []
+    for a, n in enumerate(spatial):
+        pos = torch.arange(n, device=band.device).reshape([n if b == a else 1 for b in range(rank)])
+        before, after = acc.band.widths[2 * a], acc.band.widths[2 * a + 1]
+        strips += [(pos < before).expand(spatial), (pos >= n - after).expand(spatial)]
+    sides_named = side_names(rank)
     side_smd = []
     for strip in strips:
         s = strip & band
@@ -200,19 +217,19 @@ def finalize_layer(
             continue
         _, mu_s, var_s = pool_moments(m.count, m.mean, m.m2, s)
         side_smd.append((mu_s - mu_i) / ((var_s + var_i) / 2).clamp(min=1e-300).sqrt())
-    sides = torch.stack(side_smd, 1)  # (C, 4)
+    sides = torch.stack(side_smd, 1)  # (C, 2 * rank)
     best = sides.abs().argmax(1)
     best_val = sides.gather(1, best[:, None])[:, 0]
     aware_idx = torch.nonzero(valid & (best_val.abs() >= pa_threshold)).flatten().tolist()
     aware = sorted(
-        (PaddingAwareChannel(int(k), _SIDES[int(best[k])], float(best_val[k])) for k in aware_idx),
+        (PaddingAwareChannel(int(k), sides_named[int(best[k])], float(best_val[k])) for k in aware_idx),
         key=lambda p: -abs(p.smd),
     )
 
     return LayerResult(
         name=name,
         kind=kind,
-        shape=(c, h, w),
+        shape=tuple(acc.shape),
         stride=stride,
         band_source=acc.band.source,
         band_widths=acc.band.widths,

@@ -34,7 +34,7 @@ class PaddingAwareChannel:
     """A channel whose response on one side of the border band differs from its interior response."""
 
     channel: int
-    side: str  # top | bottom | left | right
+    side: str  # top | bottom | left | right (3-D: also front | back; 1-D: left | right)
     smd: float  # standardised mean difference side-strip vs interior
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,10 +47,10 @@ class LayerResult:
 
     name: str
     kind: str
-    shape: tuple[int, int, int]  # (C, H, W)
-    stride: tuple[int, int]
+    shape: tuple[int, ...]  # (C, *spatial), e.g. (C, H, W)
+    stride: tuple[int, ...]  # per spatial axis
     band_source: str
-    band_widths: tuple[int, int, int, int]  # top, bottom, left, right (output positions)
+    band_widths: tuple[int, ...]  # two per axis, before/after (2-D: top, bottom, left, right; output positions)
     n_border: int
     n_interior: int
     values: int  # finite activation values seen
@@ -69,8 +69,8 @@ class LayerResult:
     shift_profile: tuple[float, ...]  # mean |SMD| of each distance ring vs interior
     edge_profile: tuple[float, ...]  # edge energy of each distance ring / interior edge energy
     notes: tuple[str, ...] = ()
-    mean_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W)
-    std_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W)
+    mean_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W); None for 1-D/3-D
+    std_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W); None for 1-D/3-D
 
     @property
     def padding_aware_channels(self) -> int:
@@ -189,7 +189,7 @@ class AuditReport:
 
     model: str
     data: str
-    input_size: tuple[int, int]
+    input_size: tuple[int, ...]  # spatial size of the images: (H, W), (D, H, W) or (L,)
     images: int
     normalize: str
     border: str

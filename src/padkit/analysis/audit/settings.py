@@ -18,6 +18,7 @@ from ..._errors import PadkitTypeError
 from ..._validate import bad_type, bad_value, check_int, check_number, is_int, ntuple
 from ...layers import padded_layers
 from ...modes import layer_mode
+from .inputs import ModelInput, model_input
 
 __all__ = ["AS_IS", "AuditSettings", "Normalize", "audit_settings", "check_model", "default_layers"]
 
@@ -37,7 +38,9 @@ class AuditSettings:
 
     modes: tuple[str, ...] | None  # layer-mode names, each the key of its result; None: the model as it is
     layers: tuple[str, ...]
-    input_size: tuple[int, int] | None
+    input_size: tuple[int, ...] | None  # one side per spatial axis of the model's input
+    channels: int  # channels fed to the model: the caller's, else its first convolution's
+    model_input: ModelInput
     images: int | None
     batch_size: int
     border: str | int  # "auto" or a width in input pixels
@@ -51,6 +54,11 @@ class AuditSettings:
     device: torch.device
     seed: int
     progress: bool
+
+    @property
+    def rank(self) -> int:
+        """The spatial rank of the model's input (1, 2 or 3)."""
+        return self.model_input.rank
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -176,6 +184,7 @@ def audit_settings(
     modes: Sequence[str] | str | None = None,
     layers: Sequence[str] | str | None = None,
     input_size: int | Sequence[int] | None = None,
+    channels: int | None = None,
     images: int | None = None,
     batch_size: int = 16,
     border: str | int = "auto",
@@ -195,10 +204,13 @@ def audit_settings(
         raise PadkitTypeError(
             f"model ({type(model).__name__}): expected an nn.Module whose layers accept hooks, not TorchScript"
         )
+    reads = model_input(model)
     return AuditSettings(
         modes=_modes(modes),
         layers=_layers(model, layers),
-        input_size=None if input_size is None else ntuple(input_size, 2, "input_size", minimum=1),  # type: ignore[arg-type]
+        input_size=None if input_size is None else ntuple(input_size, reads.rank, "input_size", minimum=1),
+        channels=reads.channels if channels is None else check_int(channels, "channels", minimum=1),
+        model_input=reads,
         images=check_int(images, "images", minimum=1, allow_none=True),
         batch_size=check_int(batch_size, "batch_size", minimum=1),
         border=_border(border),
