@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,38 @@ def _pad(layer: LayerPlan) -> str:
     return f"{_fmt(layer.pad_before)}/{_fmt(layer.pad_after)}"
 
 
+def _scale(scale: tuple[Fraction, ...]) -> str:
+    return _fmt(tuple(str(x) for x in scale)) if scale else "?"
+
+
+def _reach(reach: tuple[float, ...] | None, global_at: str | None) -> str:
+    if global_at is not None:
+        return "global"
+    if reach is None:
+        return "?"
+    return _fmt(tuple(f"{r:g}" for r in reach))
+
+
+def _output_line(plan: Plan) -> str:
+    """The output's scale, receptive field and reach, or the layer that makes it global."""
+    if not plan.scale and plan.receptive_field is None:
+        return "output: scale and reach unknown (see notes)"
+    parts = [f"output: scale {_scale(plan.scale)}"]
+    if plan.receptive_field is not None:
+        rf = "x".join(map(str, plan.receptive_field))
+        parts.append(f"receptive field {rf} px (reach {_reach(plan.output_reach, None)} px each side)")
+    else:
+        parts.append("receptive field unknown")
+    if plan.global_at is not None:
+        parts.append(f"global from {plan.global_at}")
+    return ", ".join(parts)
+
+
 def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
     """Readable table: layers that pad, leave samples unread or are unknown (every layer with ``all_layers``), and a
-    summary with the verdict and the nearest clean sizes."""
+    summary with the verdict, the nearest clean sizes, and the output's scale and reach."""
     rows = [x for x in plan.layers if all_layers or x.interesting]
-    head = ("layer", "kind", "in", "out", "k/s/d", "pad b/a", "unread", "border", "")
+    head = ("layer", "kind", "in", "out", "k/s/d", "pad b/a", "unread", "border", "scale", "reach", "")
     table = []
     for x in rows:
         frac = plan.border_fraction(x.name)
@@ -49,6 +77,8 @@ def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
                 _pad(x),
                 _fmt(x.unread) if x.unread else "?",
                 "?" if frac is None else f"{100 * frac:.0f}%",
+                _scale(x.scale),
+                _reach(x.reach, x.global_at),
                 " ".join(flags),
             )
         )
@@ -61,7 +91,8 @@ def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
     lines.append(
         f"{len(plan.layers)} spatial layers: {len(plan.uneven_layers)} uneven, {len(plan.unread_layers)} leave input "
         f"unread, {len(plan.unknown_layers)} unknown. border = share of output positions whose receptive field reaches "
-        "padding."
+        "padding; scale = sampling rate relative to the input; reach = input pixels an output position sees on each "
+        "side."
     )
     verdict = "CLEAN" if plan.clean else "NOT CLEAN"
     sugg = " or ".join("x".join(map(str, s)) for s in plan.suggested_sizes)
@@ -75,6 +106,7 @@ def plan_table(plan: Plan, *, all_layers: bool = False) -> str:
         )
     else:
         lines.append("foveation: unknown (see notes)")
+    lines.append(_output_line(plan))
     for note in plan.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)

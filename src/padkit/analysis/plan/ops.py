@@ -13,14 +13,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
 
 from ...modes import is_zero_fill
-from .arith import DimRecord, adaptive_op, apply_axes, as_tuple, conv_transpose_op, index_op, pad_op, window_op
+from .arith import (
+    DimOp,
+    DimRecord,
+    adaptive_op,
+    apply_axes,
+    as_tuple,
+    conv_transpose_op,
+    index_op,
+    pad_op,
+    window_op,
+)
 from .graph import LayerRecord, Lost, Meta
+from .interp import INTERP_MODES, interp_op, measured_op, shuffle_op
 
 if TYPE_CHECKING:
     from .trace import Tracer
@@ -90,7 +102,7 @@ def _copy(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     if op.args[0] is not t:
         return False
-    tr.put(op.flat_out[0], Meta(m.dims, m.reach, m.node))
+    tr.put(op.flat_out[0], m)
     return True
 
 
@@ -106,6 +118,8 @@ def _batch_norm(tr: Tracer, op: OpCall) -> bool:
     if training:
         tr.trace.context.append(f"{tr.where()}: batch norm in training mode (batch statistics)")
     tr.pointwise(op.flat_out[0], [d for d in op.derived if d[0] is op.args[0]])
+    if training:
+        tr.make_global(op.flat_out[0], f"{tr.where()}:batch_norm")
     return True
 
 
@@ -115,6 +129,8 @@ def _layer_or_group_norm(tr: Tracer, op: OpCall) -> bool:
     if spatial_norm:
         tr.trace.context.append(f"{tr.where()}: {op.name} statistics over spatial positions")
     tr.pointwise(op.flat_out[0], [(t, m)])
+    if spatial_norm:
+        tr.make_global(op.flat_out[0], f"{tr.where()}:{op.name.removeprefix('native_')}")
     return True
 
 
@@ -133,14 +149,14 @@ def _view(tr: Tracer, op: OpCall) -> bool:
         if not cands or (in_shape[d] == 1 and len(cands) != 1):
             raise Lost("reshape merges or splits the spatial axes (spatial structure ends here)", True)
         dims.append(cands[0])
-    tr.put(o, Meta(tuple(dims), m.reach, m.node))
+    tr.put(o, m.moved(tuple(dims)))
     return True
 
 
 def _permute(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     perm = [p % t.dim() for p in op.args[1]]
-    tr.put(op.flat_out[0], Meta(tuple(perm.index(d) for d in m.dims), m.reach, m.node))
+    tr.put(op.flat_out[0], m.moved(tuple(perm.index(d) for d in m.dims)))
     return True
 
 
@@ -148,7 +164,7 @@ def _transpose(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     a0, a1 = (op.args[1] % t.dim(), op.args[2] % t.dim()) if op.name == "transpose" else (0, 1)
     dims = tuple(a1 if d == a0 else a0 if d == a1 else d for d in m.dims)
-    tr.put(op.flat_out[0], Meta(dims, m.reach, m.node))
+    tr.put(op.flat_out[0], m.moved(dims))
     return True
 
 
@@ -158,7 +174,7 @@ def _expand(tr: Tracer, op: OpCall) -> bool:
     off = o.dim() - t.dim()
     if any(o.shape[d + off] != t.shape[d] for d in m.dims):
         raise Lost("expand of a spatial axis", False)
-    tr.put(o, Meta(tuple(d + off for d in m.dims), m.reach, m.node))
+    tr.put(o, m.moved(tuple(d + off for d in m.dims)))
     return True
 
 
@@ -174,7 +190,7 @@ def _split(tr: Tracer, op: OpCall) -> bool:
         raise Lost(f"{op.name} along a spatial axis", False)
     for o in op.flat_out:
         off = o.dim() - t.dim()
-        tr.put(o, Meta(tuple(d + (off if d > dim else 0) for d in m.dims), m.reach, m.node))
+        tr.put(o, m.moved(tuple(d + (off if d > dim else 0) for d in m.dims)))
     return True
 
 
@@ -260,6 +276,63 @@ def _pad(tr: Tracer, op: OpCall) -> bool:
     return True
 
 
+# -- resampling: interpolate, pixel (un)shuffle ---------------------------------------------------------------------
+
+_SCALE_ARGS = {1: ("scales",), 2: ("scales_h", "scales_w"), 3: ("scales_d", "scales_h", "scales_w")}
+
+
+def _interpolate(tr: Tracer, op: OpCall) -> bool:
+    t, m = op.derived[0]
+    if op.args[0] is not t:
+        return False
+    o = op.flat_out[0]
+    aa = op.name.endswith("_aa")
+    base = op.name.removesuffix("_aa").rstrip("0123456789d")
+    mode = INTERP_MODES[base]
+    nd = int(op.name.removesuffix("_aa")[-2])
+    linear = mode in ("linear", "cubic")
+    args = list(op.args) + [None] * 6
+    align = bool(args[2] if linear else False) if not ("align_corners" in op.kwargs) else bool(op.kwargs["align_corners"])
+    first = 3 if linear else 2
+    scales = [op.kwargs.get(k, args[first + i]) for i, k in enumerate(_SCALE_ARGS[nd])]
+    dims = list(range(t.dim() - nd, t.dim()))
+    per_dim: list[tuple[DimRecord, DimOp | None]] = []
+    factors = []
+    for i, d in enumerate(dims):
+        n, n_out = int(t.shape[d]), int(o.shape[d])
+        if aa:
+            rec, dop = measured_op(op.func, tuple(op.args[1:]), i, nd, n, n_out)
+            per_dim.append((rec, dop if tr.trace.maps else None))
+        else:
+            per_dim.append(interp_op(mode, n, n_out, align, scales[i], build=tr.trace.maps))
+        sc = scales[i]
+        factors.append(Fraction(sc).limit_denominator(1 << 16) if sc and not align else Fraction(n_out, max(n, 1)))
+    shown = {"linear": ("linear", "bilinear", "trilinear")[nd - 1], "cubic": "bicubic"}.get(mode, mode)
+    notes = [shown + (" antialias" if aa else "")]
+    if align:
+        notes.append("align_corners")
+    if any(r.pad_before or r.pad_after for r, _ in per_dim):
+        notes.append("clamp=replicate")
+    tr.window(t, m, o, dims, per_dim, tr.layer_name("interpolate"), "interpolate", " ".join(notes), factors)
+    return True
+
+
+def _pixel_shuffle(tr: Tracer, op: OpCall) -> bool:
+    t, m = op.derived[0]
+    if op.args[0] is not t:
+        return False
+    o = op.flat_out[0]
+    r = int(op.args[1])
+    up = op.name == "pixel_shuffle"
+    dims = [t.dim() - 2, t.dim() - 1]
+    if t.dim() - 3 in m.dims:
+        raise Lost(f"{op.name} of a spatial axis into channels", False)
+    per_dim = [shuffle_op(int(t.shape[d]), r, up, build=tr.trace.maps) for d in dims]
+    factor = Fraction(r) if up else Fraction(1, r)
+    tr.window(t, m, o, dims, per_dim, tr.layer_name(op.name), op.name, f"x{r}" if up else f"/{r}", [factor] * 2)
+    return True
+
+
 # -- reductions ----------------------------------------------------------------------------------------------------
 
 
@@ -277,9 +350,9 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
     o = flat_out[0]
     if not rset & set(m.dims):
         if keep:
-            tr.put(o, Meta(m.dims, m.reach, m.node))
+            tr.put(o, m)
         else:
-            tr.put(o, Meta(tuple(d - sum(r < d for r in rset) for d in m.dims), m.reach, m.node))
+            tr.put(o, m.moved(tuple(d - sum(r < d for r in rset) for d in m.dims)))
         _untrack_rest(tr, op)
         return True
     if not keep or not set(m.dims) <= rset:
@@ -288,15 +361,20 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
     per = {d: adaptive_op(int(t.shape[d]), 1, build=tr.trace.maps) for d in sorted(m.dims)}
     kind = f"global_{op.name}"
     rec = LayerRecord(tr.layer_name(kind), kind, tuple(per[d][0] for d in m.dims), out_spatial=(1,) * len(m.dims))
+    scale = tuple(sc / int(t.shape[d]) for sc, d in zip(m.scale, m.dims))
+    rec.scale = scale
     tr.trace.add(rec)
     if not tr.trace.maps:
-        tr.put(o, Meta(m.dims, None, m.node))
+        tr.put(o, Meta(m.dims, None, m.node, None, scale))
         return True
     reach = None if m.reach is None else tuple(np.array([bool(r.any())]) for r in m.reach)
     rec.reach = reach
     mats = [per[d][1].read for d in m.dims]  # type: ignore[union-attr]
+    rf = None if m.rf is None else tuple(tr.span_through(sp, mat) for sp, mat in zip(m.rf, mats))
+    rec.rf = rf
+    rec.global_at = tr.global_name(rec.name, [m], rf)
     node = tr.new_node([m.node], (1,) * len(m.dims), lambda c, mats=mats: [apply_axes(c, mats)])
-    tr.put(o, Meta(m.dims, reach, node))
+    tr.put(o, Meta(m.dims, reach, node, rf, scale, rec.global_at))
     _untrack_rest(tr, op)
     return True
 
@@ -304,10 +382,15 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
 # -- indexing: slices, flips, rolls, concatenation -----------------------------------------------------------------
 
 
-def _apply_index(tr: Tracer, t: torch.Tensor, m: Meta, o: torch.Tensor, ops: dict[int, Any]) -> None:
-    """Propagate through per-dim index ops ``{tensor dim: (DimRecord, DimOp)}`` (other spatial dims unchanged)."""
+def _apply_index(
+    tr: Tracer, t: torch.Tensor, m: Meta, o: torch.Tensor, ops: dict[int, Any], step: dict[int, int] | None = None
+) -> None:
+    """Propagate through per-dim index ops ``{tensor dim: (DimRecord, DimOp)}`` (other spatial dims unchanged);
+    ``step``: per tensor dim, the stride of a strided slice (the scale divides by it)."""
+    step = step or {}
+    scale = tuple(sc / step.get(d, 1) for sc, d in zip(m.scale, m.dims))
     if not tr.trace.maps:
-        tr.put(o, Meta(m.dims, None, m.node))
+        tr.put(o, Meta(m.dims, None, m.node, None, scale))
         return
     mats = [ops[d][1].read if d in ops else None for d in m.dims]
     reach = None
@@ -315,8 +398,11 @@ def _apply_index(tr: Tracer, t: torch.Tensor, m: Meta, o: torch.Tensor, ops: dic
         reach = tuple(
             ((ops[d][1].read > 0) @ r.astype(np.int64) > 0) if d in ops else r for d, r in zip(m.dims, m.reach)
         )
+    rf = None
+    if m.rf is not None:
+        rf = tuple(sp if mat is None else tr.span_through(sp, mat) for sp, mat in zip(m.rf, mats))
     node = tr.new_node([m.node], tuple(int(o.shape[d]) for d in m.dims), lambda c, mats=mats: [apply_axes(c, mats)])
-    tr.put(o, Meta(m.dims, reach, node))
+    tr.put(o, Meta(m.dims, reach, node, rf, scale, m.global_at))
 
 
 def _flip_or_roll(tr: Tracer, op: OpCall) -> bool:
@@ -353,7 +439,7 @@ def _select(tr: Tracer, op: OpCall) -> bool:
     dim = op.args[1] % t.dim() if len(op.args) > 1 else 0
     if dim in m.dims:
         raise Lost("select of one spatial index", False)
-    tr.put(op.flat_out[0], Meta(tuple(d - (d > dim) for d in m.dims), m.reach, m.node))
+    tr.put(op.flat_out[0], m.moved(tuple(d - (d > dim) for d in m.dims)))
     return True
 
 
@@ -364,7 +450,7 @@ def _slice(tr: Tracer, op: OpCall) -> bool:
         return False
     dim = args[1] % t.dim() if len(args) > 1 else 0
     if dim not in m.dims:
-        tr.put(o, Meta(m.dims, m.reach, m.node))
+        tr.put(o, m)
         return True
     n = int(t.shape[dim])
     start = args[2] if len(args) > 2 and args[2] is not None else 0
@@ -372,10 +458,11 @@ def _slice(tr: Tracer, op: OpCall) -> bool:
     step = args[4] if len(args) > 4 else 1
     idx = np.arange(n)[slice(start, end, step)]
     if len(idx) == n and step == 1:
-        tr.put(o, Meta(m.dims, m.reach, m.node))
+        tr.put(o, m)
         return True
     rec = DimRecord(n, len(idx), None, None, None, 0, 0, 0)
-    _apply_index(tr, t, m, o, {dim: (rec, index_op(idx, n, np.zeros(len(idx), bool)) if tr.trace.maps else None)})
+    ops = {dim: (rec, index_op(idx, n, np.zeros(len(idx), bool)) if tr.trace.maps else None)}
+    _apply_index(tr, t, m, o, ops, {dim: int(step)})
     return True
 
 
@@ -396,7 +483,7 @@ def _cat(tr: Tracer, op: OpCall) -> bool:
         raise Lost("cat along a spatial axis with constant tensors", False)
     a = mdims.index(dim)
     if not tr.trace.maps:
-        tr.put(o, Meta(mdims, None, tracked[0][1].node))
+        tr.put(o, Meta(mdims, None, tracked[0][1].node, None, tracked[0][1].scale))
         return True
     total = int(o.shape[dim])
     offs = np.cumsum([0] + [int(t.shape[dim]) for t in tensors])
@@ -414,11 +501,24 @@ def _cat(tr: Tracer, op: OpCall) -> bool:
             for b in range(len(mdims))
         )
 
+    rf = None
+    if all(m.rf is not None for _, m in tracked):
+        rf = tuple(
+            tuple(np.concatenate([m.rf[b][k] for _, m in tracked]) for k in (0, 1))  # type: ignore[index]
+            if b == a
+            else (
+                np.minimum.reduce([m.rf[b][0] for _, m in tracked]),  # type: ignore[index]
+                np.maximum.reduce([m.rf[b][1] for _, m in tracked]),  # type: ignore[index]
+            )
+            for b in range(len(mdims))
+        )
+    global_at = next((m.global_at for _, m in tracked if m.global_at is not None), None)
+
     def backward(count: np.ndarray, mats_per: list[Any] = mats_per) -> list[np.ndarray | None]:
         return [apply_axes(count, mats) for mats in mats_per]
 
     node = tr.new_node([m.node for _, m in tracked], tuple(int(o.shape[d]) for d in mdims), backward)
-    tr.put(o, Meta(mdims, reach, node))
+    tr.put(o, Meta(mdims, reach, node, rf, tracked[0][1].scale, global_at))  # type: ignore[arg-type]
     return True
 
 
@@ -495,6 +595,9 @@ OPS: dict[str, Handler] = {
         for p in ("_adaptive_avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
         for nd in _NDS
     },
+    **{f"{p}{nd}d{aa}": _interpolate for p in INTERP_MODES for nd in _NDS for aa in ("", "_aa")},
+    "pixel_shuffle": _pixel_shuffle,
+    "pixel_unshuffle": _pixel_shuffle,
     "constant_pad_nd": _pad,
     **{f"{p}{nd}d": _pad for p in ("reflection_pad", "replication_pad") for nd in _NDS},
     **{name: _reduce for name in _REDUCTIONS},

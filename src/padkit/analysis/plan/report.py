@@ -4,6 +4,7 @@ with their JSON form (``"format": 1``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Mapping
 
 import numpy as np
@@ -11,9 +12,9 @@ import torch
 
 from ..._report import REPORT_FORMAT, to_json
 from ..._validate import bad_value
-from .graph import LayerRecord
+from .graph import LayerRecord, Meta, Span, Trace
 
-__all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "layer_plan"]
+__all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "layer_plan", "output_view"]
 
 #: Version of the JSON written by :meth:`Plan.to_json` (every padkit report's format).
 FORMAT_VERSION = REPORT_FORMAT
@@ -37,6 +38,12 @@ class LayerPlan:
             layers, only on explicit pads), ``padkit``, ``ceil_mode``, ``TF-same``, adaptive windows, or why the layer
             is unknown.
         reach_known: whether the padding-reach map of this layer's output is known (see :meth:`Plan.border_band`).
+        scale: per dim, the output's sampling rate relative to the input (``Fraction(1, 2)`` after a stride-2 conv,
+            ``2`` after a 2x upsampling); empty when unknown.
+        receptive_field: per dim, how many input samples one output position depends on (the largest receptive
+            field over the positions, the input size once the layer is global); None when unknown.
+        global_at: the layer after which every position depends on every input position (this one or an earlier
+            one: global pooling, statistics over positions, a receptive field covering the input), None if local.
     """
 
     name: str
@@ -52,6 +59,14 @@ class LayerPlan:
     uneven: bool
     note: str = ""
     reach_known: bool = False
+    scale: tuple[Fraction, ...] = ()
+    receptive_field: tuple[int, ...] | None = None
+    global_at: str | None = None
+
+    @property
+    def reach(self) -> tuple[float, ...] | None:
+        """Per dim, how many input samples an output position sees on each side: ``(receptive_field - 1) / 2``."""
+        return None if self.receptive_field is None else tuple((r - 1) / 2 for r in self.receptive_field)
 
     @property
     def interesting(self) -> bool:
@@ -72,7 +87,34 @@ class LayerPlan:
             "unread": list(self.unread),
             "uneven": self.uneven,
             "note": self.note,
+            "scale": [float(x) for x in self.scale] or None,
+            "receptive_field": None if self.receptive_field is None else list(self.receptive_field),
+            "reach": None if self.reach is None else list(self.reach),
+            "global_at": self.global_at,
         }
+
+
+def field_size(rf: tuple[Span, ...] | None) -> tuple[int, ...] | None:
+    """Per axis, the largest receptive field over the positions (in input samples)."""
+    if rf is None:
+        return None
+    return tuple(int(max(0, (hi - lo + 1).max(initial=0))) for lo, hi in rf)
+
+
+def output_view(trace: Trace) -> tuple[tuple[Fraction, ...], tuple[int, ...] | None, str | None, str | None]:
+    """``(scale, receptive_field, global_at, source)`` of the network's output: its first tracked output, else the
+    last map whose spatial structure ended by design (a classifier's scale is that of the map it pools globally);
+    ``source`` names where it was read (None: the model's output)."""
+    meta: Meta | None = trace.outputs[0] if trace.outputs else None
+    source = None
+    if meta is None and trace.ended:
+        source, meta = trace.ended[-1]
+    if meta is None:
+        return (), None, None, None
+    scale = meta.scale
+    if source is not None and meta.global_at is not None:
+        scale = trace.global_scale.get(meta.global_at, scale)
+    return scale, field_size(meta.rf), meta.global_at, source
 
 
 def layer_plan(rec: LayerRecord) -> LayerPlan:
@@ -92,6 +134,9 @@ def layer_plan(rec: LayerRecord) -> LayerPlan:
         uneven=rec.kind != "unknown" and any(r.pad_before != r.pad_after for r in d),
         note=rec.note,
         reach_known=rec.reach is not None,
+        scale=rec.scale,
+        receptive_field=field_size(rec.rf),
+        global_at=rec.global_at,
     )
 
 
@@ -108,7 +153,16 @@ class Plan:
             own, at most ``search`` away); empty when none was found or the search was switched off.
         foveation: ``input_size``-shaped float64 array, per input position the number of window paths of the network
             that read it (backward counting to where the spatial structure ends), or None when unknown.
-        notes: where spatial tracking ended, was lost, or met global context (squeeze-excitation, group norm).
+        notes: where spatial tracking ended, was lost, or met global context (squeeze-excitation, group norm);
+            a note repeated at several places is one line naming them.
+        scale: per dim, the output's sampling rate relative to the input (1 for a U-Net, 8 for a VAE decoder); for
+            a model whose spatial structure ends (a classifier), that of the last map before it became global
+            (1/32 for a ResNet); empty when unknown.
+        receptive_field: per dim, how many input samples one output position depends on (the input size when the
+            output is global); None when unknown.
+        global_at: the first layer after which every output position depends on every input position (global
+            pooling, attention or a reshape flattening space, statistics over positions, a receptive field covering
+            the input); None when the output is local.
     """
 
     model: str
@@ -118,7 +172,15 @@ class Plan:
     suggested_sizes: tuple[tuple[int, ...], ...]
     foveation: np.ndarray | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
+    scale: tuple[Fraction, ...] = ()
+    receptive_field: tuple[int, ...] | None = None
+    global_at: str | None = None
     _reach: Mapping[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def output_reach(self) -> tuple[float, ...] | None:
+        """Per dim, how many input samples an output position sees on each side: ``(receptive_field - 1) / 2``."""
+        return None if self.receptive_field is None else tuple((r - 1) / 2 for r in self.receptive_field)
 
     def layer(self, name: str) -> LayerPlan:
         """The layer called ``name`` (PadkitValueError if there is none)."""
@@ -186,6 +248,10 @@ class Plan:
             "unread": len(self.unread_layers),
             "unknown": len(self.unknown_layers),
             "foveation_known": self.foveation is not None,
+            "scale": [float(x) for x in self.scale] or None,
+            "receptive_field": None if self.receptive_field is None else list(self.receptive_field),
+            "reach": None if self.output_reach is None else list(self.output_reach),
+            "global_at": self.global_at,
             "notes": list(self.notes),
             "layers": [x.to_dict() | {"border_fraction": self.border_fraction(x.name)} for x in self.layers],
         }
