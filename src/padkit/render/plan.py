@@ -41,7 +41,10 @@ def _output_line(plan: Plan) -> str:
     """The output's scale, receptive field and reach, or the layer that makes it global."""
     if not plan.scale and plan.receptive_field is None:
         return "output: scale and reach unknown (see notes)"
-    parts = [f"output: scale {_scale(plan.scale)}"]
+    if plan.ended_at is not None:
+        parts = [f"output: not a map (spatial structure ends at {plan.ended_at}); last map scale {_scale(plan.scale)}"]
+    else:
+        parts = [f"output: scale {_scale(plan.scale)}"]
     if plan.receptive_field is not None:
         rf = "x".join(map(str, plan.receptive_field))
         parts.append(f"receptive field {rf} px (reach {_reach(plan.output_reach, None)} px each side)")

@@ -94,7 +94,7 @@ def _grouped(prefix: str, items: list[str], shown: int = 3) -> list[str]:
             notes.append(f"{prefix}{places[0]}: {msg}" if places[0] else f"{prefix}{msg}")
             continue
         more = f" and {len(places) - shown} more" if len(places) > shown else ""
-        notes.append(f"{prefix}{msg} ({len(places)} places: {', '.join(places[:shown])}{more})")
+        notes.append(f"{prefix}{', '.join(places[:shown])}{more}: {msg}")
     return notes
 
 
@@ -116,7 +116,7 @@ def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, sug
     notes += _grouped("spatial structure ends at ", trace.endings)
     notes += _grouped("global context (not in the maps): ", trace.context)
     notes += _grouped("inexact: ", trace.inexact)
-    scale, receptive_field, global_at, _ = output_view(trace)
+    scale, receptive_field, global_at, ended_at = output_view(trace)
     return Plan(
         model=name,
         input_size=size,
@@ -128,6 +128,7 @@ def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, sug
         scale=scale,
         receptive_field=receptive_field,
         global_at=global_at,
+        ended_at=ended_at,
         _reach=reach,
     )
 

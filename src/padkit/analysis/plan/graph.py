@@ -85,8 +85,6 @@ class Trace:
     inexact: list[str] = field(default_factory=list)
     #: where spatial structure ended by design, with the tracked input that op was given
     ended: list[tuple[str, Meta]] = field(default_factory=list)
-    #: global_at name -> the scale of the last map whose positions were still local
-    global_scale: dict[str, tuple[Fraction, ...]] = field(default_factory=dict)
     #: the tracked tensors among the model's outputs
     outputs: list[Meta] = field(default_factory=list)
     foveation: np.ndarray | None = None

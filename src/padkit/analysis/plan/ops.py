@@ -116,10 +116,12 @@ def _pointwise(tr: Tracer, op: OpCall) -> bool:
 def _batch_norm(tr: Tracer, op: OpCall) -> bool:
     training = bool(op.args[5]) if op.name != "_native_batch_norm_legit_no_training" and len(op.args) > 5 else False
     if training:
-        tr.trace.context.append(f"{tr.where()}: batch norm in training mode (batch statistics)")
+        tr.trace.context.append(
+            f"{tr.where()}: batch statistics over spatial positions (instance norm, or batch norm in training mode)"
+        )
     tr.pointwise(op.flat_out[0], [d for d in op.derived if d[0] is op.args[0]])
     if training:
-        tr.make_global(op.flat_out[0], f"{tr.where()}:batch_norm")
+        tr.make_global(op.flat_out[0], f"{tr.where()}:norm_statistics")
     return True
 
 
@@ -361,7 +363,7 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
     per = {d: adaptive_op(int(t.shape[d]), 1, build=tr.trace.maps) for d in sorted(m.dims)}
     kind = f"global_{op.name}"
     rec = LayerRecord(tr.layer_name(kind), kind, tuple(per[d][0] for d in m.dims), out_spatial=(1,) * len(m.dims))
-    scale = tuple(sc / int(t.shape[d]) for sc, d in zip(m.scale, m.dims))
+    scale = m.scale  # global pooling keeps the rate of the map it pools
     rec.scale = scale
     tr.trace.add(rec)
     if not tr.trace.maps:

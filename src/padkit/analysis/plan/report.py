@@ -102,19 +102,19 @@ def field_size(rf: tuple[Span, ...] | None) -> tuple[int, ...] | None:
 
 
 def output_view(trace: Trace) -> tuple[tuple[Fraction, ...], tuple[int, ...] | None, str | None, str | None]:
-    """``(scale, receptive_field, global_at, source)`` of the network's output: its first tracked output, else the
-    last map whose spatial structure ended by design (a classifier's scale is that of the map it pools globally);
-    ``source`` names where it was read (None: the model's output)."""
-    meta: Meta | None = trace.outputs[0] if trace.outputs else None
-    source = None
-    if meta is None and trace.ended:
-        source, meta = trace.ended[-1]
-    if meta is None:
+    """``(scale, receptive_field, global_at, ended_at)`` of the network's output.
+
+    From its first tracked output (``ended_at`` None); when the spatial structure ends by design (a classifier's
+    flatten, attention's reshape), from the last map it ended at (``ended_at`` names where): every later value depends
+    on every position (``global_at`` is where it became global, else where the structure ended).
+    """
+    if trace.outputs:
+        meta = trace.outputs[0]
+        return meta.scale, field_size(meta.rf), meta.global_at, None
+    if not trace.ended:
         return (), None, None, None
-    scale = meta.scale
-    if source is not None and meta.global_at is not None:
-        scale = trace.global_scale.get(meta.global_at, scale)
-    return scale, field_size(meta.rf), meta.global_at, source
+    where, meta = trace.ended[-1]
+    return meta.scale, tuple(trace.nodes[0].sizes), meta.global_at or where, where
 
 
 def layer_plan(rec: LayerRecord) -> LayerPlan:
@@ -156,13 +156,14 @@ class Plan:
         notes: where spatial tracking ended, was lost, or met global context (squeeze-excitation, group norm);
             a note repeated at several places is one line naming them.
         scale: per dim, the output's sampling rate relative to the input (1 for a U-Net, 8 for a VAE decoder); for
-            a model whose spatial structure ends (a classifier), that of the last map before it became global
-            (1/32 for a ResNet); empty when unknown.
+            a model whose spatial structure ends (``ended_at``), that of the last map (1/32 for a ResNet: global
+            pooling keeps the scale of the map it pools); empty when unknown.
         receptive_field: per dim, how many input samples one output position depends on (the input size when the
             output is global); None when unknown.
         global_at: the first layer after which every output position depends on every input position (global
             pooling, attention or a reshape flattening space, statistics over positions, a receptive field covering
             the input); None when the output is local.
+        ended_at: where the spatial structure ends (the output is not a map), None when the output is a map.
     """
 
     model: str
@@ -175,6 +176,7 @@ class Plan:
     scale: tuple[Fraction, ...] = ()
     receptive_field: tuple[int, ...] | None = None
     global_at: str | None = None
+    ended_at: str | None = None
     _reach: Mapping[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
 
     @property
@@ -252,6 +254,7 @@ class Plan:
             "receptive_field": None if self.receptive_field is None else list(self.receptive_field),
             "reach": None if self.output_reach is None else list(self.output_reach),
             "global_at": self.global_at,
+            "ended_at": self.ended_at,
             "notes": list(self.notes),
             "layers": [x.to_dict() | {"border_fraction": self.border_fraction(x.name)} for x in self.layers],
         }

@@ -97,8 +97,6 @@ class Tracer(TorchDispatchMode):
             if p.global_at is not None:
                 return p.global_at
         if self.is_global(rf):
-            if parents:
-                self.trace.global_scale.setdefault(name, parents[0].scale)
             return name
         return None
 
@@ -107,7 +105,6 @@ class Tracer(TorchDispatchMode):
         derived, m = self.get(t)
         if not derived or m is None or m.global_at is not None:
             return
-        self.trace.global_scale.setdefault(name, m.scale)
         rf = None
         if m.rf is not None:
             sizes = self.trace.nodes[0].sizes
@@ -214,7 +211,7 @@ class Tracer(TorchDispatchMode):
         """Record a layer and propagate through a window op over tensor dims ``op_dims`` (aligned end-to-end).
 
         ``factors``: per op dim, how the op changes the sampling rate (default: ``1 / stride`` for strided windows,
-        ``stride`` for transposed convolutions, ``out / in`` for the others)."""
+        ``stride`` for transposed convolutions, 1 for pads and global pooling, ``out / in`` for adaptive pooling)."""
         recs = tuple(r for r, _ in per_dim)
         out_spatial = tuple(int(o.shape[d]) for d in range(o.dim() - len(op_dims), o.dim()))
         if any(r.out_size != s for r, s in zip(recs, out_spatial)):
@@ -280,7 +277,9 @@ class Tracer(TorchDispatchMode):
 
 
 def _factor(kind: str, rec: DimRecord) -> Fraction:
-    """How a window op changes the sampling rate along one axis."""
+    """How a window op changes the sampling rate along one axis (global pooling keeps the rate of the map it pools)."""
+    if kind == "pad" or (rec.out_size == 1 and kind.startswith("adaptive")):
+        return Fraction(1)
     if rec.stride is not None:
         return Fraction(rec.stride) if kind == "conv_transpose" else Fraction(1, rec.stride)
     return Fraction(rec.out_size, rec.in_size) if rec.in_size > 0 else Fraction(1)
