@@ -294,7 +294,7 @@ def _interpolate(tr: Tracer, op: OpCall) -> bool:
     nd = int(op.name.removesuffix("_aa")[-2])
     linear = mode in ("linear", "cubic")
     args = list(op.args) + [None] * 6
-    align = bool(args[2] if linear else False) if not ("align_corners" in op.kwargs) else bool(op.kwargs["align_corners"])
+    align = linear and bool(op.kwargs.get("align_corners", args[2]))
     first = 3 if linear else 2
     scales = [op.kwargs.get(k, args[first + i]) for i, k in enumerate(_SCALE_ARGS[nd])]
     dims = list(range(t.dim() - nd, t.dim()))

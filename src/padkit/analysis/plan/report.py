@@ -12,7 +12,7 @@ import torch
 
 from ..._report import REPORT_FORMAT, to_json
 from ..._validate import bad_value
-from .graph import LayerRecord, Meta, Span, Trace
+from .graph import LayerRecord, Span, Trace
 
 __all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "layer_plan", "output_view"]
 
