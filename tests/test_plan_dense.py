@@ -283,3 +283,17 @@ def test_json_has_scale_reach_and_global_fields():
     conv1 = doc["layers"][0]
     assert conv1["scale"] == [0.5, 0.5] and conv1["receptive_field"] == [7, 7] and conv1["reach"] == [3.0, 3.0]
     assert conv1["global_at"] is None
+
+
+def test_docs_unet_matches_brute_force():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parent.parent / "docs" / "examples" / "unet.py"
+    spec = importlib.util.spec_from_file_location("docs_unet", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    net = module.UNet(channels=(3, 4, 4, 5))
+    net.enc[0][0] = nn.Conv2d(2, 3, 3, padding=1)
+    _check(net, (40, 37), scale=None)

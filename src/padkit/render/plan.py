@@ -139,8 +139,8 @@ def _reach_layers(plan: Plan, limit: int = 4) -> list[LayerPlan]:
 
 
 def write_plan_png(plan: Plan, path: str, *, title: str | None = None) -> None:
-    """PNG with the foveation map (log scale) and the padding-reach maps of a few layers (2-D inputs; 1-D shown as a
-    strip, 3-D as the middle slice)."""
+    """PNG with the foveation map (log scale, the central output's receptive field outlined) and the padding-reach
+    maps of a few layers (2-D inputs; 1-D shown as a strip, 3-D as the middle slice)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,6 +155,7 @@ def write_plan_png(plan: Plan, path: str, *, title: str | None = None) -> None:
         im = ax.imshow(np.log10(np.maximum(f, 1)) - np.log10(max(f.max(), 1)), cmap="magma")
         fig.colorbar(im, ax=ax, fraction=0.046, label="log10(paths / max)")
         ax.set_title("foveation (window paths per pixel)")
+        _draw_field(ax, plan)
     else:
         ax.text(0.5, 0.5, "foveation unknown", ha="center", va="center")
         ax.set_title("foveation")
@@ -162,7 +163,7 @@ def write_plan_png(plan: Plan, path: str, *, title: str | None = None) -> None:
         band = _as_2d(plan.border_band(x.name).numpy())
         ax.imshow(band, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(
-            f"{x.name} {'x'.join(map(str, x.out_size))}\nreach: {100 * band.mean():.0f}% touch padding", fontsize=9
+            f"{x.name} {'x'.join(map(str, x.out_size))}\nborder: {100 * band.mean():.0f}% touch padding", fontsize=9
         )
     for row in axes:
         for ax in row:
@@ -173,6 +174,21 @@ def write_plan_png(plan: Plan, path: str, *, title: str | None = None) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _draw_field(ax: Any, plan: Plan) -> None:
+    """Outline the receptive field of the central output position (2-D maps; 3-D: the middle slice's rows and
+    columns)."""
+    span = plan.output_field()
+    if span is None or len(span) == 1:
+        return
+    (y0, y1), (x0, x1) = span[-2], span[-1]
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, ec="cyan", lw=1.5))
+    reach = plan.output_reach
+    label = "x".join(f"{r:g}" for r in reach) if reach else "?"
+    ax.set_xlabel(f"cyan: central output's receptive field (reach {label} px)", fontsize=8)
 
 
 def _as_2d(a: np.ndarray) -> np.ndarray:

@@ -129,6 +129,7 @@ def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, sug
         receptive_field=receptive_field,
         global_at=global_at,
         ended_at=ended_at,
+        _output_rf=trace.outputs[0].rf if trace.outputs else None,
         _reach=reach,
     )
 

@@ -177,12 +177,22 @@ class Plan:
     receptive_field: tuple[int, ...] | None = None
     global_at: str | None = None
     ended_at: str | None = None
+    _output_rf: tuple[Span, ...] | None = field(default=None, repr=False)
     _reach: Mapping[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def output_reach(self) -> tuple[float, ...] | None:
         """Per dim, how many input samples an output position sees on each side: ``(receptive_field - 1) / 2``."""
         return None if self.receptive_field is None else tuple((r - 1) / 2 for r in self.receptive_field)
+
+    def output_field(self, position: tuple[int, ...] | None = None) -> tuple[tuple[int, int], ...] | None:
+        """Per dim, the first and last input sample that output ``position`` (default: the central one) depends on;
+        None when unknown or when the output is not a map."""
+        if self._output_rf is None or self.ended_at is not None:
+            return None
+        if position is None:
+            position = tuple(len(lo) // 2 for lo, _ in self._output_rf)
+        return tuple((int(lo[i]), int(hi[i])) for (lo, hi), i in zip(self._output_rf, position))
 
     def layer(self, name: str) -> LayerPlan:
         """The layer called ``name`` (PadkitValueError if there is none)."""
