@@ -83,8 +83,8 @@ class Trace:
     endings: list[str] = field(default_factory=list)  # where spatial structure ended (flatten, global reduce, ...)
     context: list[str] = field(default_factory=list)  # global-context joins (e.g. squeeze-excitation) not in the maps
     inexact: list[str] = field(default_factory=list)
-    #: where spatial structure ended by design, with the tracked input that op was given
-    ended: list[tuple[str, Meta]] = field(default_factory=list)
+    #: where spatial structure ended by design, the tracked input that op was given, and whether it mixes positions
+    ended: list[tuple[str, Meta, bool]] = field(default_factory=list)
     #: the tracked tensors among the model's outputs
     outputs: list[Meta] = field(default_factory=list)
     foveation: np.ndarray | None = None
@@ -109,12 +109,15 @@ class Lost(Exception):
     """An op whose spatial structure cannot be followed: its outputs are tainted, ``why`` says where and why.
 
     ``benign``: the spatial structure ends there by design (flatten for the classifier, a global reduction).
+    ``mixes``: the op puts every position into one value or one axis (a reduction or a flatten of all spatial axes):
+    from there on every value can depend on every position.
     """
 
-    def __init__(self, why: str, benign: bool) -> None:
+    def __init__(self, why: str, benign: bool, *, mixes: bool = False) -> None:
         super().__init__(why)
         self.why = why
         self.benign = benign
+        self.mixes = mixes
 
 
 def foveation(trace: Trace) -> np.ndarray | None:

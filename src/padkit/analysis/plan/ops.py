@@ -139,6 +139,17 @@ def _layer_or_group_norm(tr: Tracer, op: OpCall) -> bool:
 # -- layout: views, permutations, splits ---------------------------------------------------------------------------
 
 
+def _flattens(
+    dims: tuple[int, ...], in_shape: list[int], pre_in: list[int], out_shape: list[int], pre_out: list[int]
+) -> bool:
+    """Whether one output dim holds every spatial position (a flatten of space: what follows sees all positions)."""
+    first, last = min(dims), max(dims)
+    if sorted(dims) != list(range(first, last + 1)):
+        return False
+    start, end = pre_in[first], pre_in[last] * in_shape[last]
+    return any(pre_out[j] <= start and pre_out[j] * out_shape[j] >= end for j in range(len(out_shape)))
+
+
 def _view(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     o = op.flat_out[0]
@@ -149,6 +160,8 @@ def _view(tr: Tracer, op: OpCall) -> bool:
     for d in m.dims:
         cands = [j for j in range(len(out_shape)) if pre_out[j] == pre_in[d] and out_shape[j] == in_shape[d]]
         if not cands or (in_shape[d] == 1 and len(cands) != 1):
+            if _flattens(m.dims, in_shape, pre_in, out_shape, pre_out):
+                raise Lost("reshape flattens the spatial axes into one (spatial structure ends here)", True, mixes=True)
             raise Lost("reshape merges or splits the spatial axes (spatial structure ends here)", True)
         dims.append(cands[0])
     tr.put(o, m.moved(tuple(dims)))
@@ -358,7 +371,8 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
         _untrack_rest(tr, op)
         return True
     if not keep or not set(m.dims) <= rset:
-        raise Lost(f"{op.name} over the spatial axes (spatial structure ends here)", True)
+        every = set(m.dims) <= rset
+        raise Lost(f"{op.name} over the spatial axes (spatial structure ends here)", True, mixes=every)
     # keepdim global reduction over all spatial axes: an adaptive window of output size 1
     per = {d: adaptive_op(int(t.shape[d]), 1, build=tr.trace.maps) for d in sorted(m.dims)}
     kind = f"global_{op.name}"

@@ -104,17 +104,20 @@ def field_size(rf: tuple[Span, ...] | None) -> tuple[int, ...] | None:
 def output_view(trace: Trace) -> tuple[tuple[Fraction, ...], tuple[int, ...] | None, str | None, str | None]:
     """``(scale, receptive_field, global_at, ended_at)`` of the network's output.
 
-    From its first tracked output (``ended_at`` None); when the spatial structure ends by design (a classifier's
-    flatten, attention's reshape), from the last map it ended at (``ended_at`` names where): every later value depends
-    on every position (``global_at`` is where it became global, else where the structure ended).
+    From its first tracked output (``ended_at`` None); when the spatial structure ends by design, from the last map it
+    ended at (``ended_at`` names where), with that map's scale. The output is global when that map was, or when the
+    op that ended the structure puts all positions together (a global reduction, a flatten of space before a linear
+    layer or attention); otherwise (a split into windows or patches) its receptive field is unknown.
     """
     if trace.outputs:
         meta = trace.outputs[0]
         return meta.scale, field_size(meta.rf), meta.global_at, None
     if not trace.ended:
         return (), None, None, None
-    where, meta = trace.ended[-1]
-    return meta.scale, tuple(trace.nodes[0].sizes), meta.global_at or where, where
+    where, meta, mixes = trace.ended[-1]
+    global_at = meta.global_at or (where if mixes else None)
+    receptive_field = tuple(trace.nodes[0].sizes) if global_at is not None else None
+    return meta.scale, receptive_field, global_at, where
 
 
 def layer_plan(rec: LayerRecord) -> LayerPlan:

@@ -66,7 +66,9 @@ class Tracer(TorchDispatchMode):
         self.counter[base] = self.counter.get(base, 0) + 1
         return base if self.counter[base] == 1 else f"{base}#{self.counter[base]}"
 
-    def taint(self, outs: list[torch.Tensor], why: str | None, tracked_in: list[Meta], benign: bool) -> None:
+    def taint(
+        self, outs: list[torch.Tensor], why: str | None, tracked_in: list[Meta], benign: bool, mixes: bool = False
+    ) -> None:
         for o in outs:
             self.put(o, None)
         if tracked_in and why:
@@ -74,7 +76,7 @@ class Tracer(TorchDispatchMode):
                 self.trace.sinks.add(m.node)
             (self.trace.endings if benign else self.trace.losses).append(f"{self.where()}: {why}")
             if benign:
-                self.trace.ended.append((self.where(), tracked_in[0]))
+                self.trace.ended.append((self.where(), tracked_in[0], mixes))
 
     # -- receptive field and scale -------------------------------------------------------------------------------
     def span_through(self, span: Span, read: np.ndarray) -> Span:
@@ -138,7 +140,7 @@ class Tracer(TorchDispatchMode):
         try:
             handled = handler is not None and handler(self, call)
         except Lost as exc:
-            self.taint(flat_out, exc.why, tracked, benign=exc.benign)
+            self.taint(flat_out, exc.why, tracked, benign=exc.benign, mixes=exc.mixes)
             return out
         if not handled:
             self.taint(flat_out, f"unsupported op aten.{name}", tracked, benign=False)
@@ -331,7 +333,7 @@ class _Run:
         except Lost as exc:
             if not any(layer.name == name for layer in trace.layers):
                 trace.add(LayerRecord(name, "unknown", (), note=exc.why))
-            tracer.taint([output], exc.why, [meta] if meta else [], benign=exc.benign)
+            tracer.taint([output], exc.why, [meta] if meta else [], benign=exc.benign, mixes=exc.mixes)
 
 
 class ModelHooks:
