@@ -297,3 +297,54 @@ def test_docs_unet_matches_brute_force():
     net = module.UNet(channels=(3, 4, 4, 5))
     net.enc[0][0] = nn.Conv2d(2, 3, 3, padding=1)
     _check(net, (40, 37), scale=None)
+
+
+# -- third-party dense-prediction models (the builders of test_third_party) ----------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+@pytest.mark.parametrize(
+    "name,scale,global_at",
+    [
+        ("diffusers-AutoencoderKL", 1, "model.encoder.down_blocks.0.resnets.0.norm1:group_norm"),
+        ("diffusers-UNet2DModel", 1, "model.down_blocks.0.resnets.0.norm1:group_norm"),
+        ("smp-Unet", 1, None),
+        ("monai-UNet-2d-1ch", 1, "model.0.adn.N:norm_statistics"),
+        ("monai-UNet-3d", 1, "model.0.adn.N:norm_statistics"),
+        ("timm-efficientnet-same", 1 / 32, "blocks.0.0.se:global_mean"),
+        ("timm-hrnet", 1 / 32, None),
+    ],
+)
+def test_third_party_models_plan_with_known_foveation(name, scale, global_at):
+    from test_third_party import CASES
+
+    build, make_input = CASES[name]
+    x = make_input()
+    p = plan(build(), tuple(x.shape[2:]), in_channels=x.shape[1], suggest=False)
+    assert p.foveation is not None
+    assert not any("tracking lost" in n or "structure ends" in n for n in p.notes) or p.ended_at, p.notes
+    if scale is not None:
+        assert p.scale == (scale,) * (x.dim() - 2)
+    if global_at is not None:
+        assert p.global_at == global_at
+    else:
+        assert p.global_at is not None or p.receptive_field is not None
+
+
+def test_attention_over_all_positions_is_global_and_the_map_goes_on():
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = nn.Linear(4, 12)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b, c, h, w = x.shape
+            q, k, v = self.qkv(x.flatten(2).transpose(1, 2)).chunk(3, dim=-1)
+            y = F.scaled_dot_product_attention(q, k, v)
+            return x + y.transpose(1, 2).reshape(b, c, h, w)
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), Attention(), nn.Conv2d(4, 2, 3, padding=1))
+    p = plan(net, 16, suggest=False)
+    assert p.global_at == "1" and p.ended_at is None and p.scale == (1, 1) and p.receptive_field == (16, 16)
+    assert p.foveation is not None and p.layer("0").global_at is None and p.layer("2").global_at == "1"
+    assert any("1: attention" in n for n in p.notes)

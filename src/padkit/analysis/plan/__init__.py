@@ -107,7 +107,8 @@ def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, sug
         declared = declared_input_size(model)
         if declared is None or tuple(declared) == size:
             raise
-        raise PadkitValueError(f"{exc}; the model declares input size {'x'.join(map(str, declared))}") from exc
+        declares = f"the model declares input size {'x'.join(map(str, declared))}"
+        raise PadkitValueError(f"{str(exc).rstrip('. ')}; {declares}") from exc
     layers = tuple(layer_plan(r) for r in trace.layers)
     clean = not any(x.uneven or any(x.unread) or x.kind == "unknown" for x in layers)
     suggested = suggest_sizes(meta_model, size, channels, search) if suggest else ()

@@ -293,12 +293,22 @@ class _Run:
     def __init__(self, tracer: Tracer, names: dict[int, str], maps: bool) -> None:
         self.tracer, self.trace, self.names, self.maps = tracer, tracer.trace, names, maps
         self.pending: list[tuple[torch.Tensor | None, bool, Meta | None]] = []
+        #: per open non-unit module: its tracked input and the trace's lengths when it started (None: not tracked)
+        self.frames: list[tuple[torch.Tensor, Meta, int, int, int, int, frozenset[int]] | None] = []
 
     def pre(self, mod: nn.Module, inputs: Any) -> None:
         tracer = self.tracer
         name = self.names.get(id(mod), type(mod).__name__) or "(root)"
         tracer.stack.append(name)
         if unit_kind(mod) is None:
+            frame = None
+            if not tracer.opaque and inputs and isinstance(inputs[0], torch.Tensor):
+                derived, meta = tracer.get(inputs[0])
+                if derived and meta is not None:
+                    tr = self.trace
+                    counts = (len(tr.ended), len(tr.endings), len(tr.losses), len(tr.nodes))
+                    frame = (inputs[0], meta, *counts, frozenset(tr.sinks))
+            self.frames.append(frame)
             return
         if not tracer.opaque:
             t = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
@@ -313,6 +323,9 @@ class _Run:
         name = tracer.stack.pop()
         kind = unit_kind(mod)
         if kind is None:
+            frame = self.frames.pop()
+            if frame is not None and isinstance(output, torch.Tensor):
+                self.mixer(name, frame, output)
             return
         tracer.opaque -= 1
         t, derived, meta = self.pending.pop()
@@ -334,6 +347,27 @@ class _Run:
             if not any(layer.name == name for layer in trace.layers):
                 trace.add(LayerRecord(name, "unknown", (), note=exc.why))
             tracer.taint([output], exc.why, [meta] if meta else [], benign=exc.benign, mixes=exc.mixes)
+
+    def mixer(
+        self, name: str, frame: tuple[torch.Tensor, Meta, int, int, int, int, frozenset[int]], output: torch.Tensor
+    ) -> None:
+        """A module whose tracked input map lost its spatial structure inside, by a flatten of all positions
+        (attention over positions), and whose output has the input's shape again: its output is a map in which every
+        position depends on every input position. The structure is picked up again, global from this module."""
+        tracer, trace = self.tracer, self.trace
+        t, meta, n_ended, n_endings, n_losses, _, sinks = frame
+        derived, out_meta = tracer.get(output)
+        inside = trace.ended[n_ended:]
+        if not derived or out_meta is not None or len(trace.losses) != n_losses or not any(m for *_, m in inside):
+            return
+        if output.shape != t.shape:
+            return
+        del trace.ended[n_ended:], trace.endings[n_endings:]
+        trace.sinks.intersection_update(sinks)
+        trace.context.append(f"{name}: attention (or a linear map) over all positions")
+        node = tracer.new_node([meta.node], tuple(int(t.shape[d]) for d in meta.dims), lambda c: [c])
+        tracer.put(output, replace(meta, node=node))
+        tracer.make_global(output, name)
 
 
 class ModelHooks:
