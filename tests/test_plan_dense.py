@@ -348,3 +348,28 @@ def test_attention_over_all_positions_is_global_and_the_map_goes_on():
     assert p.global_at == "1" and p.ended_at is None and p.scale == (1, 1) and p.receptive_field == (16, 16)
     assert p.foveation is not None and p.layer("0").global_at is None and p.layer("2").global_at == "1"
     assert any("1: attention" in n for n in p.notes)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+def test_vae_decoder_scale_is_eight():
+    diffusers = pytest.importorskip("diffusers")
+    vae = diffusers.AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+    )
+
+    class Decoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.vae = vae
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return self.vae.decode(z).sample
+
+    p = plan(Decoder(), 8, in_channels=4, suggest=False)
+    assert p.scale == (8, 8) and p.ended_at is None and p.foveation is not None
+    assert p.global_at == "vae.decoder.mid_block.resnets.0.norm1:group_norm"
