@@ -158,9 +158,9 @@ class Plan:
             that read it (backward counting to where the spatial structure ends), or None when unknown.
         notes: where spatial tracking ended, was lost, or met global context (squeeze-excitation, group norm);
             a note repeated at several places is one line naming them.
-        scale: per dim, the output's sampling rate relative to the input (1 for a U-Net, 8 for a VAE decoder upsampling 8x); for
-            a model whose spatial structure ends (``ended_at``), that of the last map (1/32 for a ResNet: global
-            pooling keeps the scale of the map it pools); empty when unknown.
+        scale: per dim, the output's sampling rate relative to the input (1 for a U-Net, 8 for a VAE decoder
+            upsampling 8x); for a model whose spatial structure ends (``ended_at``), that of the last map (1/32 for a
+            ResNet: global pooling keeps the scale of the map it pools); empty when unknown.
         receptive_field: per dim, how many input samples one output position depends on (the input size when the
             output is global); None when unknown.
         global_at: the first layer after which every output position depends on every input position (global

@@ -236,7 +236,8 @@ class Tracer(TorchDispatchMode):
         facs: dict[int, Fraction] = {}
         for i, (d, (r, dop)) in enumerate(zip(op_dims, per_dim)):
             if d in m.dims:
-                ops[m.dims.index(d)] = dop
+                # a 1x1 window at stride 1 without padding copies its input: no matrix to apply
+                ops[m.dims.index(d)] = None if _copies(r) else dop
                 facs[m.dims.index(d)] = factors[i] if factors is not None else _factor(kind, r)
             elif not (dop is None or is_identity(dop)) and self.trace.maps:
                 raise Lost(f"{kind} over a non-spatial dim", False)
@@ -276,6 +277,18 @@ class Tracer(TorchDispatchMode):
 
         node = self.new_node([m.node], sizes, backward)
         self.put(o, Meta(dims, reach, node, rf, scale, rec.global_at))
+
+
+def _copies(rec: DimRecord) -> bool:
+    """A window op that copies its input along this axis (1x1 kernel, stride 1, no padding)."""
+    return (
+        rec.kernel == 1
+        and rec.stride == 1
+        and rec.in_size == rec.out_size
+        and rec.pad_before == 0
+        and rec.pad_after == 0
+        and rec.unread == 0
+    )
 
 
 def _factor(kind: str, rec: DimRecord) -> Fraction:
