@@ -373,3 +373,20 @@ def test_vae_decoder_scale_is_eight():
     p = plan(Decoder(), 8, in_channels=4, suggest=False)
     assert p.scale == (8, 8) and p.ended_at is None and p.foveation is not None
     assert p.global_at == "vae.decoder.mid_block.resnets.0.norm1:group_norm"
+
+
+def test_channel_l2_norm_keeps_the_map_local():
+    class L2Norm(nn.Module):  # SSD's
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x / torch.linalg.vector_norm(x, dim=1, keepdim=True)
+
+    p = plan(nn.Sequential(nn.Conv2d(3, 5, 3), L2Norm(), nn.Conv2d(5, 2, 3)), 16, suggest=False)
+    assert not p.notes and p.foveation is not None and p.receptive_field == (5, 5) and p.global_at is None
+
+
+def test_detection_models_name_the_part_to_plan():
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    with pytest.raises(PadkitError, match="model.backbone"):
+        plan(model, 320, suggest=False)
+    p = plan(model.backbone, 320, suggest=False)
+    assert p.foveation is not None and p.ended_at is None

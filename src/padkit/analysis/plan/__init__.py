@@ -104,11 +104,18 @@ def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, sug
     try:
         trace = trace_at(meta_model, size, channels, maps=True)
     except PadkitValueError as exc:
+        hints = []
         declared = declared_input_size(model)
-        if declared is None or tuple(declared) == size:
+        if declared is not None and tuple(declared) != size:
+            hints.append(f"the model declares input size {'x'.join(map(str, declared))}")
+        if "data-dependent" in str(exc) or "nonzero" in str(exc):
+            hints.append(
+                "its forward has data-dependent shapes (detection post-processing, ...), which the meta device cannot "
+                "run: plan the part that maps images to feature maps (torchvision detection: model.backbone)"
+            )
+        if not hints:
             raise
-        declares = f"the model declares input size {'x'.join(map(str, declared))}"
-        raise PadkitValueError(f"{str(exc).rstrip('. ')}; {declares}") from exc
+        raise PadkitValueError(f"{str(exc).rstrip('. ')}; " + "; ".join(hints)) from exc
     layers = tuple(layer_plan(r) for r in trace.layers)
     clean = not any(x.uneven or any(x.unread) or x.kind == "unknown" for x in layers)
     suggested = suggest_sizes(meta_model, size, channels, search) if suggest else ()

@@ -395,6 +395,14 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
     return True
 
 
+def _vector_norm(tr: Tracer, op: OpCall) -> bool:
+    """``linalg_vector_norm(x, ord, dim, keepdim)``: a reduction over ``dim`` (channels for SSD's L2Norm)."""
+    args = list(op.args) + [None] * 4
+    dim = op.kwargs.get("dim", args[2])
+    keep = bool(op.kwargs.get("keepdim", args[3] or False))
+    return _reduce(tr, OpCall(op.name, op.func, (op.args[0], dim, keep), {}, op.out, op.flat_out, op.derived))
+
+
 # -- indexing: slices, flips, rolls, concatenation -----------------------------------------------------------------
 
 
@@ -617,6 +625,7 @@ OPS: dict[str, Handler] = {
     "constant_pad_nd": _pad,
     **{f"{p}{nd}d": _pad for p in ("reflection_pad", "replication_pad") for nd in _NDS},
     **{name: _reduce for name in _REDUCTIONS},
+    "linalg_vector_norm": _vector_norm,
     "slice": _slice,
     "select": _select,
     "flip": _flip_or_roll,
