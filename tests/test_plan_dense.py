@@ -386,7 +386,7 @@ def test_channel_l2_norm_keeps_the_map_local():
 
 def test_detection_models_name_the_part_to_plan():
     model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
-    with pytest.raises(PadkitError, match="model.backbone"):
+    with pytest.raises(PadkitError, match=r"model\.backbone"):
         plan(model, 320, suggest=False)
     p = plan(model.backbone, 320, suggest=False)
     assert p.foveation is not None and p.ended_at is None
