@@ -3,12 +3,14 @@
 Per layer it reports the padding *as actually applied* (PyTorch drops the padded samples no window reaches, see
 "Mind the Pad", Alsallakh et al. ICLR 2021), the real samples no window reads, and whether the padding is uneven; for
 the whole model whether the size is *clean*, the nearest clean sizes, the padding-reach map of every layer and the
-foveation map (how many windows of the network use each input pixel). Nothing is sampled or guessed: what cannot be
-followed exactly is reported as unknown.
+foveation map (how many windows of the network use each input pixel). For every layer and for the output it reports
+the scale (sampling rate relative to the input), the receptive field and reach, or the layer that makes the network
+global. Nothing is sampled or guessed: what cannot be followed exactly is reported as unknown.
 
 The package: :mod:`.report` (the :class:`Plan` / :class:`LayerPlan` results and their JSON), :mod:`.trace` (the
 dispatch-mode tracer and its module hooks), :mod:`.ops` (how each aten op moves the spatial axes, a table keyed by op
 name), :mod:`.modules` (layer modules analysed from their parameters), :mod:`.arith` (per-dimension window matrices),
+:mod:`.interp` (read matrices of interpolation and pixel shuffle),
 :mod:`.graph` (the dataflow graph and the foveation count) and :mod:`.search` (the clean-size search).
 
 Example:

@@ -27,7 +27,8 @@ class LayerPlan:
     Attributes:
         name: qualified module name (``layer2.0.downsample.0``) or ``module:op`` for functional ops.
         kind: ``conv``, ``conv_transpose``, ``max_pool``, ``avg_pool``, ``adaptive_avg_pool``, ``adaptive_max_pool``,
-            ``pad``, ``global_mean`` ... or ``unknown`` (a layer whose arithmetic could not be checked).
+            ``pad``, ``interpolate``, ``pixel_shuffle``, ``pixel_unshuffle``, ``global_mean`` ... or ``unknown`` (a
+            layer whose arithmetic could not be checked).
         in_size, out_size: spatial sizes.
         kernel, stride, dilation: per dim; None for adaptive pooling and pads.
         pad_before, pad_after: padding actually applied (``pad_after`` already excludes the samples PyTorch drops;
