@@ -1,5 +1,5 @@
-"""Per-dimension read matrices of resampling ops: ``interpolate`` (nearest, nearest-exact, linear, cubic) and pixel
-(un)shuffle.
+"""Resampling ops: per-dimension read matrices of ``interpolate`` (nearest, nearest-exact, linear, cubic) and pixel
+(un)shuffle, and their handlers in the op table of :mod:`.ops`.
 
 The source indices and weights follow PyTorch's CPU kernels (``aten/src/ATen/native/UpSample.h``): the scale is
 ``1 / scale_factor`` when the op was given one, else ``in / out`` (``(in - 1) / (out - 1)`` with ``align_corners``),
@@ -13,15 +13,21 @@ one-hot inputs on the CPU (its windows are clipped to the image and renormalised
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from .arith import DimOp, DimRecord
+from .graph import Lost
 
-__all__ = ["INTERP_MODES", "interp_op", "measured_op", "shuffle_op"]
+if TYPE_CHECKING:
+    from .ops import OpCall
+    from .trace import Tracer
+
+__all__ = ["INTERP_MODES", "interp_op", "interpolate", "measured_op", "pixel_shuffle", "shuffle_op"]
 
 #: aten op name prefix -> interpolation mode.
 INTERP_MODES = {
@@ -171,3 +177,62 @@ def shuffle_op(n: int, r: int, up: bool, *, build: bool = True) -> tuple[DimReco
         for j in range(r):
             read[np.arange(n_out), np.arange(n_out) * r + j] = 1
     return rec, DimOp(read, np.zeros(n_out, bool))
+
+
+# -- op handlers ---------------------------------------------------------------------------------------------------
+
+_SCALE_ARGS = {1: ("scales",), 2: ("scales_h", "scales_w"), 3: ("scales_d", "scales_h", "scales_w")}
+
+
+def interpolate(tr: Tracer, op: OpCall) -> bool:
+    """Handler of the ``upsample_*`` ops (``F.interpolate``, ``nn.Upsample``): a window op per spatial dim."""
+    t, m = op.derived[0]
+    if op.args[0] is not t:
+        return False
+    o = op.flat_out[0]
+    aa = op.name.endswith("_aa")
+    base = op.name.removesuffix("_aa").rstrip("0123456789d")
+    mode = INTERP_MODES[base]
+    nd = int(op.name.removesuffix("_aa")[-2])
+    linear = mode in ("linear", "cubic")
+    args = list(op.args) + [None] * 6
+    align = linear and bool(op.kwargs.get("align_corners", args[2]))
+    first = 3 if linear else 2
+    scales = [op.kwargs.get(k, args[first + i]) for i, k in enumerate(_SCALE_ARGS[nd])]
+    dims = list(range(t.dim() - nd, t.dim()))
+    per_dim: list[tuple[DimRecord, DimOp | None]] = []
+    factors = []
+    for i, d in enumerate(dims):
+        n, n_out = int(t.shape[d]), int(o.shape[d])
+        if aa:
+            rec, dop = measured_op(op.func, tuple(op.args[1:]), i, nd, n, n_out)
+            per_dim.append((rec, dop if tr.trace.maps else None))
+        else:
+            per_dim.append(interp_op(mode, n, n_out, align, scales[i], build=tr.trace.maps))
+        sc = scales[i]
+        factors.append(Fraction(sc).limit_denominator(1 << 16) if sc and not align else Fraction(n_out, max(n, 1)))
+    shown = {"linear": ("linear", "bilinear", "trilinear")[nd - 1], "cubic": "bicubic"}.get(mode, mode)
+    notes = [shown + (" antialias" if aa else "")]
+    if align:
+        notes.append("align_corners")
+    if any(r.pad_before or r.pad_after for r, _ in per_dim):
+        notes.append("clamp=replicate")
+    tr.window(t, m, o, dims, per_dim, tr.layer_name("interpolate"), "interpolate", " ".join(notes), factors)
+    return True
+
+
+def pixel_shuffle(tr: Tracer, op: OpCall) -> bool:
+    """Handler of ``pixel_shuffle`` / ``pixel_unshuffle``."""
+    t, m = op.derived[0]
+    if op.args[0] is not t:
+        return False
+    o = op.flat_out[0]
+    r = int(op.args[1])
+    up = op.name == "pixel_shuffle"
+    dims = [t.dim() - 2, t.dim() - 1]
+    if t.dim() - 3 in m.dims:
+        raise Lost(f"{op.name} of a spatial axis into channels", False)
+    per_dim = [shuffle_op(int(t.shape[d]), r, up, build=tr.trace.maps) for d in dims]
+    factor = Fraction(r) if up else Fraction(1, r)
+    tr.window(t, m, o, dims, per_dim, tr.layer_name(op.name), op.name, f"x{r}" if up else f"/{r}", [factor] * 2)
+    return True

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -21,7 +20,6 @@ import torch
 
 from ...modes import is_zero_fill
 from .arith import (
-    DimOp,
     DimRecord,
     adaptive_op,
     apply_axes,
@@ -32,7 +30,7 @@ from .arith import (
     window_op,
 )
 from .graph import LayerRecord, Lost, Meta
-from .interp import INTERP_MODES, interp_op, measured_op, shuffle_op
+from .interp import INTERP_MODES, interpolate, pixel_shuffle
 
 if TYPE_CHECKING:
     from .trace import Tracer
@@ -288,63 +286,6 @@ def _pad(tr: Tracer, op: OpCall) -> bool:
         j = nd - 1 - i  # F.pad order: last dim first
         per_dim.append(pad_op(int(t.shape[d]), int(pads[2 * j]), int(pads[2 * j + 1]), mode, build=tr.trace.maps))
     tr.window(t, m, op.flat_out[0], dims, per_dim, tr.layer_name("pad"), "pad", note=mode)
-    return True
-
-
-# -- resampling: interpolate, pixel (un)shuffle ---------------------------------------------------------------------
-
-_SCALE_ARGS = {1: ("scales",), 2: ("scales_h", "scales_w"), 3: ("scales_d", "scales_h", "scales_w")}
-
-
-def _interpolate(tr: Tracer, op: OpCall) -> bool:
-    t, m = op.derived[0]
-    if op.args[0] is not t:
-        return False
-    o = op.flat_out[0]
-    aa = op.name.endswith("_aa")
-    base = op.name.removesuffix("_aa").rstrip("0123456789d")
-    mode = INTERP_MODES[base]
-    nd = int(op.name.removesuffix("_aa")[-2])
-    linear = mode in ("linear", "cubic")
-    args = list(op.args) + [None] * 6
-    align = linear and bool(op.kwargs.get("align_corners", args[2]))
-    first = 3 if linear else 2
-    scales = [op.kwargs.get(k, args[first + i]) for i, k in enumerate(_SCALE_ARGS[nd])]
-    dims = list(range(t.dim() - nd, t.dim()))
-    per_dim: list[tuple[DimRecord, DimOp | None]] = []
-    factors = []
-    for i, d in enumerate(dims):
-        n, n_out = int(t.shape[d]), int(o.shape[d])
-        if aa:
-            rec, dop = measured_op(op.func, tuple(op.args[1:]), i, nd, n, n_out)
-            per_dim.append((rec, dop if tr.trace.maps else None))
-        else:
-            per_dim.append(interp_op(mode, n, n_out, align, scales[i], build=tr.trace.maps))
-        sc = scales[i]
-        factors.append(Fraction(sc).limit_denominator(1 << 16) if sc and not align else Fraction(n_out, max(n, 1)))
-    shown = {"linear": ("linear", "bilinear", "trilinear")[nd - 1], "cubic": "bicubic"}.get(mode, mode)
-    notes = [shown + (" antialias" if aa else "")]
-    if align:
-        notes.append("align_corners")
-    if any(r.pad_before or r.pad_after for r, _ in per_dim):
-        notes.append("clamp=replicate")
-    tr.window(t, m, o, dims, per_dim, tr.layer_name("interpolate"), "interpolate", " ".join(notes), factors)
-    return True
-
-
-def _pixel_shuffle(tr: Tracer, op: OpCall) -> bool:
-    t, m = op.derived[0]
-    if op.args[0] is not t:
-        return False
-    o = op.flat_out[0]
-    r = int(op.args[1])
-    up = op.name == "pixel_shuffle"
-    dims = [t.dim() - 2, t.dim() - 1]
-    if t.dim() - 3 in m.dims:
-        raise Lost(f"{op.name} of a spatial axis into channels", False)
-    per_dim = [shuffle_op(int(t.shape[d]), r, up, build=tr.trace.maps) for d in dims]
-    factor = Fraction(r) if up else Fraction(1, r)
-    tr.window(t, m, o, dims, per_dim, tr.layer_name(op.name), op.name, f"x{r}" if up else f"/{r}", [factor] * 2)
     return True
 
 
@@ -619,9 +560,9 @@ OPS: dict[str, Handler] = {
         for p in ("_adaptive_avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
         for nd in _NDS
     },
-    **{f"{p}{nd}d{aa}": _interpolate for p in INTERP_MODES for nd in _NDS for aa in ("", "_aa")},
-    "pixel_shuffle": _pixel_shuffle,
-    "pixel_unshuffle": _pixel_shuffle,
+    **{f"{p}{nd}d{aa}": interpolate for p in INTERP_MODES for nd in _NDS for aa in ("", "_aa")},
+    "pixel_shuffle": pixel_shuffle,
+    "pixel_unshuffle": pixel_shuffle,
     "constant_pad_nd": _pad,
     **{f"{p}{nd}d": _pad for p in ("reflection_pad", "replication_pad") for nd in _NDS},
     **{name: _reduce for name in _REDUCTIONS},
