@@ -54,7 +54,7 @@ SIGNATURES = {
     "pad": "(input, pad, mode='constant', value=None, **options)",
     "numpy_pad": "(array, pad_width, mode='constant', **kwargs)",
     "convert": "(model, mode, *, inplace=False, include=None, exclude=None)",
-    "plan": "(model, input_size, *, in_channels=None, name=None, suggest=True, search=64)",
+    "plan": "(model, input_size=None, *, in_channels=None, name=None, suggest=True, search=64)",
 }
 
 

@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a .pt/.pth/.pt2 file"
     )
-    parser.add_argument("--input-size", default="224", help="spatial size: 224 (every dim) or 224,320 (default 224)")
+    parser.add_argument(
+        "--input-size",
+        default=None,
+        help="spatial size: 224 (every dim) or 224,320 (default: the size the model declares, else 224)",
+    )
     parser.add_argument(
         "--channels", type=int_at_least(1), default=None, help="input channels (default: the first conv's)"
     )
@@ -53,11 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from ..models import load_model, load_model_meta
     from ..render.plan import plan_table, write_plan_json, write_plan_png
 
-    size = parse_input_size(args.input_size)
+    size = None if args.input_size is None else parse_input_size(args.input_size)
     model = load_model_meta(args.model) if args.weights is None else load_model(args.model, args.weights)
     result = plan(
         model,
-        size[0] if len(size) == 1 else size,
+        None if size is None else size[0] if len(size) == 1 else size,
         in_channels=args.channels,
         name=args.model,
         suggest=not args.no_suggest,

@@ -3,12 +3,14 @@
 Per layer it reports the padding *as actually applied* (PyTorch drops the padded samples no window reaches, see
 "Mind the Pad", Alsallakh et al. ICLR 2021), the real samples no window reads, and whether the padding is uneven; for
 the whole model whether the size is *clean*, the nearest clean sizes, the padding-reach map of every layer and the
-foveation map (how many windows of the network use each input pixel). Nothing is sampled or guessed: what cannot be
-followed exactly is reported as unknown.
+foveation map (how many windows of the network use each input pixel). For every layer and for the output it reports
+the scale (sampling rate relative to the input), the receptive field and reach, or the layer that makes the network
+global. Nothing is sampled or guessed: what cannot be followed exactly is reported as unknown.
 
 The package: :mod:`.report` (the :class:`Plan` / :class:`LayerPlan` results and their JSON), :mod:`.trace` (the
 dispatch-mode tracer and its module hooks), :mod:`.ops` (how each aten op moves the spatial axes, a table keyed by op
 name), :mod:`.modules` (layer modules analysed from their parameters), :mod:`.arith` (per-dimension window matrices),
+:mod:`.interp` (read matrices of interpolation and pixel shuffle),
 :mod:`.graph` (the dataflow graph and the foveation count) and :mod:`.search` (the clean-size search).
 
 Example:
@@ -31,11 +33,12 @@ from torch import nn
 
 from ..._errors import PadkitValueError
 from ..._validate import bad_type, bad_value, check_int, is_int
-from .report import FORMAT_VERSION, LayerPlan, Plan, layer_plan
+from ...models import declared_input_size
+from .report import FORMAT_VERSION, LayerPlan, Plan, layer_plan, output_view
 from .search import suggest_sizes
 from .trace import trace_at
 
-__all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "plan"]
+__all__ = ["DEFAULT_SIZE", "FORMAT_VERSION", "LayerPlan", "Plan", "plan"]
 
 
 def _meta_copy(model: nn.Module) -> nn.Module:
@@ -80,18 +83,50 @@ def _parse_size(input_size: object, rank: int) -> tuple[int, ...]:
     return tuple(int(s) for s in size)
 
 
+def _grouped(prefix: str, items: list[str], shown: int = 3) -> list[str]:
+    """One note per message: ``where: message`` items with the same message become one line naming the places."""
+    by_msg: dict[str, list[str]] = {}
+    for item in dict.fromkeys(items):
+        where, sep, msg = item.partition(": ")
+        key, place = (msg, where) if sep else (item, "")
+        by_msg.setdefault(key, []).append(place)
+    notes = []
+    for msg, places in by_msg.items():
+        if len(places) == 1:
+            notes.append(f"{prefix}{places[0]}: {msg}" if places[0] else f"{prefix}{msg}")
+            continue
+        more = f" and {len(places) - shown} more" if len(places) > shown else ""
+        notes.append(f"{prefix}{', '.join(places[:shown])}{more}: {msg}")
+    return notes
+
+
 def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, suggest: bool, search: int) -> Plan:
     """:func:`plan` on checked, canonical arguments."""
     meta_model = _meta_copy(model)
-    trace = trace_at(meta_model, size, channels, maps=True)
+    try:
+        trace = trace_at(meta_model, size, channels, maps=True)
+    except PadkitValueError as exc:
+        hints = []
+        declared = declared_input_size(model)
+        if declared is not None and tuple(declared) != size:
+            hints.append(f"the model declares input size {'x'.join(map(str, declared))}")
+        if "data-dependent" in str(exc) or "nonzero" in str(exc):
+            hints.append(
+                "its forward has data-dependent shapes (detection post-processing, ...), which the meta device cannot "
+                "run: plan the part that maps images to feature maps (torchvision detection: model.backbone)"
+            )
+        if not hints:
+            raise
+        raise PadkitValueError(f"{str(exc).rstrip('. ')}; " + "; ".join(hints)) from exc
     layers = tuple(layer_plan(r) for r in trace.layers)
     clean = not any(x.uneven or any(x.unread) or x.kind == "unknown" for x in layers)
     suggested = suggest_sizes(meta_model, size, channels, search) if suggest else ()
     reach = {r.name: r.reach for r in trace.layers if r.reach is not None}
-    notes = [f"spatial tracking lost at {w}" for w in dict.fromkeys(trace.losses)]
-    notes += [f"spatial structure ends at {w}" for w in dict.fromkeys(trace.endings)]
-    notes += [f"global context (not in the maps): {w}" for w in dict.fromkeys(trace.context)]
-    notes += [f"inexact: {w}" for w in dict.fromkeys(trace.inexact)]
+    notes = _grouped("spatial tracking lost at ", trace.losses)
+    notes += _grouped("spatial structure ends at ", trace.endings)
+    notes += _grouped("global context (not in the maps): ", trace.context)
+    notes += _grouped("inexact: ", trace.inexact)
+    scale, receptive_field, global_at, ended_at = output_view(trace)
     return Plan(
         model=name,
         input_size=size,
@@ -100,13 +135,22 @@ def _plan(model: nn.Module, size: tuple[int, ...], channels: int, name: str, sug
         suggested_sizes=suggested,
         foveation=trace.foveation,
         notes=tuple(notes),
+        scale=scale,
+        receptive_field=receptive_field,
+        global_at=global_at,
+        ended_at=ended_at,
+        _output_rf=trace.outputs[0].rf if trace.outputs else None,
         _reach=reach,
     )
 
 
+#: The input size of a model that declares none.
+DEFAULT_SIZE = 224
+
+
 def plan(
     model: nn.Module,
-    input_size: Union[int, Sequence[int]],
+    input_size: Union[int, Sequence[int], None] = None,
     *,
     in_channels: int | None = None,
     name: str | None = None,
@@ -118,7 +162,7 @@ def plan(
     Args:
         model: any ``nn.Module`` taking one ``(N, C, *spatial)`` tensor; not modified, weights never read.
         input_size: spatial size: one int (same along every dim; the rank is taken from the first convolution) or
-            1 to 3 ints (``(H, W)``).
+            1 to 3 ints (``(H, W)``); default: the size the model declares (timm's ``pretrained_cfg``), else 224.
         in_channels: channels of the input; default: the first convolution's ``in_channels`` (3 without one).
         name: name stored in the plan (default: the model's class name).
         suggest: search the nearest clean sizes (a few extra meta forwards).
@@ -129,7 +173,8 @@ def plan(
 
     Raises:
         PadkitTypeError: ``model`` is not an ``nn.Module``, or ``input_size``/``in_channels``/``search`` not ints.
-        PadkitValueError: bad ``input_size``/``in_channels``/``search``, or the model's forward fails at that size.
+        PadkitValueError: bad ``input_size``/``in_channels``/``search``, or the model's forward fails at that size
+            (the message names the size the model declares, if any).
 
     Example:
         >>> plan(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), 8).layers[0].pad_after
@@ -138,6 +183,8 @@ def plan(
     if not isinstance(model, nn.Module):
         raise bad_type("model", model, "a torch.nn.Module")
     rank, channels = _spatial_rank(model)
+    if input_size is None:
+        input_size = declared_input_size(model) or DEFAULT_SIZE
     size = _parse_size(input_size, rank)
     in_channels = check_int(in_channels, "in_channels", minimum=1, allow_none=True)
     search = check_int(search, "search", minimum=0)

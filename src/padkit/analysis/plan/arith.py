@@ -197,9 +197,22 @@ def is_identity(dop: DimOp) -> bool:
 
 
 def apply_axes(count: np.ndarray, mats: list[np.ndarray | None]) -> np.ndarray:
-    """Per axis ``a``: ``count`` (out sizes) -> ``mats[a].T @ count`` along that axis (None: identity)."""
+    """Per axis ``a``: ``count`` (out sizes) -> ``mats[a].T @ count`` along that axis (None: identity).
+
+    The matrices are banded (a few taps per row): the product runs over their nonzero entries, sorted by input
+    position, in float64.
+    """
     for a, m in enumerate(mats):
         if m is None:
             continue
-        count = np.moveaxis(np.tensordot(m.T.astype(np.float64), np.moveaxis(count, a, 0), axes=1), 0, a)
+        moved = np.moveaxis(count, a, 0)
+        rest = moved.shape[1:]
+        flat = moved.reshape(moved.shape[0], -1).astype(np.float64, copy=False)
+        cols, rows = np.nonzero(m.T)  # sorted by input position (column of m)
+        out = np.zeros((m.shape[1], flat.shape[1]), np.float64)
+        if len(cols):
+            terms = flat[rows] * m[rows, cols].astype(np.float64)[:, None]
+            starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+            out[cols[starts]] = np.add.reduceat(terms, starts, axis=0)
+        count = np.moveaxis(out.reshape((m.shape[1], *rest)), 0, a)
     return count

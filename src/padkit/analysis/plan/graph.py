@@ -8,23 +8,41 @@ map by backward counting (:func:`foveation`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Callable
 
 import numpy as np
 
 from .arith import DimRecord
 
-__all__ = ["LayerRecord", "Lost", "Meta", "Node", "StopTrace", "Trace", "foveation"]
+__all__ = ["LayerRecord", "Lost", "Meta", "Node", "Span", "StopTrace", "Trace", "foveation"]
+
+
+#: A receptive field along one axis: per position, the first and last input sample it depends on (``lo > hi``: none).
+Span = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass
 class Meta:
-    """Spatial structure of a tracked tensor: ``dims[a]`` is the tensor dim of spatial axis ``a``."""
+    """Spatial structure of a tracked tensor: ``dims[a]`` is the tensor dim of spatial axis ``a``.
+
+    ``reach``: per axis, where the receptive field touches padding; ``rf``: per axis, the receptive field's
+    :data:`Span` in input samples; ``scale``: per axis, the sampling rate relative to the input (1/2 after a stride-2
+    conv, 2 after a 2x upsampling); ``global_at``: the layer after which every position depends on every input
+    position (None: the receptive field is local).
+    """
 
     dims: tuple[int, ...]
     reach: tuple[np.ndarray, ...] | None
     node: int
+    rf: tuple[Span, ...] | None = None
+    scale: tuple[Fraction, ...] = ()
+    global_at: str | None = None
+
+    def moved(self, dims: tuple[int, ...]) -> Meta:
+        """The same spatial structure on other tensor dims (views, permutations, squeezes)."""
+        return self if dims == self.dims else replace(self, dims=dims)
 
 
 @dataclass
@@ -47,6 +65,9 @@ class LayerRecord:
     note: str = ""
     reach: tuple[np.ndarray, ...] | None = None  # per axis, None = unknown
     out_spatial: tuple[int, ...] = ()
+    rf: tuple[Span, ...] | None = None  # receptive field of the output, per axis
+    scale: tuple[Fraction, ...] = ()
+    global_at: str | None = None
 
 
 @dataclass
@@ -62,6 +83,10 @@ class Trace:
     endings: list[str] = field(default_factory=list)  # where spatial structure ended (flatten, global reduce, ...)
     context: list[str] = field(default_factory=list)  # global-context joins (e.g. squeeze-excitation) not in the maps
     inexact: list[str] = field(default_factory=list)
+    #: where spatial structure ended by design, the tracked input that op was given, and whether it mixes positions
+    ended: list[tuple[str, Meta, bool]] = field(default_factory=list)
+    #: the tracked tensors among the model's outputs
+    outputs: list[Meta] = field(default_factory=list)
     foveation: np.ndarray | None = None
     #: called with each recorded layer; returning True ends the forward pass early (:class:`StopTrace`)
     stop: Callable[[LayerRecord], bool] | None = None
@@ -84,12 +109,15 @@ class Lost(Exception):
     """An op whose spatial structure cannot be followed: its outputs are tainted, ``why`` says where and why.
 
     ``benign``: the spatial structure ends there by design (flatten for the classifier, a global reduction).
+    ``mixes``: the op puts every position into one value or one axis (a reduction or a flatten of all spatial axes):
+    from there on every value can depend on every position.
     """
 
-    def __init__(self, why: str, benign: bool) -> None:
+    def __init__(self, why: str, benign: bool, *, mixes: bool = False) -> None:
         super().__init__(why)
         self.why = why
         self.benign = benign
+        self.mixes = mixes
 
 
 def foveation(trace: Trace) -> np.ndarray | None:

@@ -19,8 +19,18 @@ import numpy as np
 import torch
 
 from ...modes import is_zero_fill
-from .arith import DimRecord, adaptive_op, apply_axes, as_tuple, conv_transpose_op, index_op, pad_op, window_op
+from .arith import (
+    DimRecord,
+    adaptive_op,
+    apply_axes,
+    as_tuple,
+    conv_transpose_op,
+    index_op,
+    pad_op,
+    window_op,
+)
 from .graph import LayerRecord, Lost, Meta
+from .interp import INTERP_MODES, interpolate, pixel_shuffle
 
 if TYPE_CHECKING:
     from .trace import Tracer
@@ -90,7 +100,7 @@ def _copy(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     if op.args[0] is not t:
         return False
-    tr.put(op.flat_out[0], Meta(m.dims, m.reach, m.node))
+    tr.put(op.flat_out[0], m)
     return True
 
 
@@ -104,8 +114,12 @@ def _pointwise(tr: Tracer, op: OpCall) -> bool:
 def _batch_norm(tr: Tracer, op: OpCall) -> bool:
     training = bool(op.args[5]) if op.name != "_native_batch_norm_legit_no_training" and len(op.args) > 5 else False
     if training:
-        tr.trace.context.append(f"{tr.where()}: batch norm in training mode (batch statistics)")
+        tr.trace.context.append(
+            f"{tr.where()}: batch statistics over spatial positions (instance norm, or batch norm in training mode)"
+        )
     tr.pointwise(op.flat_out[0], [d for d in op.derived if d[0] is op.args[0]])
+    if training:
+        tr.make_global(op.flat_out[0], f"{tr.where()}:norm_statistics")
     return True
 
 
@@ -115,10 +129,23 @@ def _layer_or_group_norm(tr: Tracer, op: OpCall) -> bool:
     if spatial_norm:
         tr.trace.context.append(f"{tr.where()}: {op.name} statistics over spatial positions")
     tr.pointwise(op.flat_out[0], [(t, m)])
+    if spatial_norm:
+        tr.make_global(op.flat_out[0], f"{tr.where()}:{op.name.removeprefix('native_')}")
     return True
 
 
 # -- layout: views, permutations, splits ---------------------------------------------------------------------------
+
+
+def _flattens(
+    dims: tuple[int, ...], in_shape: list[int], pre_in: list[int], out_shape: list[int], pre_out: list[int]
+) -> bool:
+    """Whether one output dim holds every spatial position (a flatten of space: what follows sees all positions)."""
+    first, last = min(dims), max(dims)
+    if sorted(dims) != list(range(first, last + 1)):
+        return False
+    start, end = pre_in[first], pre_in[last] * in_shape[last]
+    return any(pre_out[j] <= start and pre_out[j] * out_shape[j] >= end for j in range(len(out_shape)))
 
 
 def _view(tr: Tracer, op: OpCall) -> bool:
@@ -131,16 +158,18 @@ def _view(tr: Tracer, op: OpCall) -> bool:
     for d in m.dims:
         cands = [j for j in range(len(out_shape)) if pre_out[j] == pre_in[d] and out_shape[j] == in_shape[d]]
         if not cands or (in_shape[d] == 1 and len(cands) != 1):
+            if _flattens(m.dims, in_shape, pre_in, out_shape, pre_out):
+                raise Lost("reshape flattens the spatial axes into one (spatial structure ends here)", True, mixes=True)
             raise Lost("reshape merges or splits the spatial axes (spatial structure ends here)", True)
         dims.append(cands[0])
-    tr.put(o, Meta(tuple(dims), m.reach, m.node))
+    tr.put(o, m.moved(tuple(dims)))
     return True
 
 
 def _permute(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     perm = [p % t.dim() for p in op.args[1]]
-    tr.put(op.flat_out[0], Meta(tuple(perm.index(d) for d in m.dims), m.reach, m.node))
+    tr.put(op.flat_out[0], m.moved(tuple(perm.index(d) for d in m.dims)))
     return True
 
 
@@ -148,7 +177,7 @@ def _transpose(tr: Tracer, op: OpCall) -> bool:
     t, m = op.derived[0]
     a0, a1 = (op.args[1] % t.dim(), op.args[2] % t.dim()) if op.name == "transpose" else (0, 1)
     dims = tuple(a1 if d == a0 else a0 if d == a1 else d for d in m.dims)
-    tr.put(op.flat_out[0], Meta(dims, m.reach, m.node))
+    tr.put(op.flat_out[0], m.moved(dims))
     return True
 
 
@@ -158,7 +187,7 @@ def _expand(tr: Tracer, op: OpCall) -> bool:
     off = o.dim() - t.dim()
     if any(o.shape[d + off] != t.shape[d] for d in m.dims):
         raise Lost("expand of a spatial axis", False)
-    tr.put(o, Meta(tuple(d + off for d in m.dims), m.reach, m.node))
+    tr.put(o, m.moved(tuple(d + off for d in m.dims)))
     return True
 
 
@@ -174,7 +203,7 @@ def _split(tr: Tracer, op: OpCall) -> bool:
         raise Lost(f"{op.name} along a spatial axis", False)
     for o in op.flat_out:
         off = o.dim() - t.dim()
-        tr.put(o, Meta(tuple(d + (off if d > dim else 0) for d in m.dims), m.reach, m.node))
+        tr.put(o, m.moved(tuple(d + (off if d > dim else 0) for d in m.dims)))
     return True
 
 
@@ -277,37 +306,56 @@ def _reduce(tr: Tracer, op: OpCall) -> bool:
     o = flat_out[0]
     if not rset & set(m.dims):
         if keep:
-            tr.put(o, Meta(m.dims, m.reach, m.node))
+            tr.put(o, m)
         else:
-            tr.put(o, Meta(tuple(d - sum(r < d for r in rset) for d in m.dims), m.reach, m.node))
+            tr.put(o, m.moved(tuple(d - sum(r < d for r in rset) for d in m.dims)))
         _untrack_rest(tr, op)
         return True
     if not keep or not set(m.dims) <= rset:
-        raise Lost(f"{op.name} over the spatial axes (spatial structure ends here)", True)
+        every = set(m.dims) <= rset
+        raise Lost(f"{op.name} over the spatial axes (spatial structure ends here)", True, mixes=every)
     # keepdim global reduction over all spatial axes: an adaptive window of output size 1
     per = {d: adaptive_op(int(t.shape[d]), 1, build=tr.trace.maps) for d in sorted(m.dims)}
     kind = f"global_{op.name}"
     rec = LayerRecord(tr.layer_name(kind), kind, tuple(per[d][0] for d in m.dims), out_spatial=(1,) * len(m.dims))
+    scale = m.scale  # global pooling keeps the rate of the map it pools
+    rec.scale = scale
     tr.trace.add(rec)
     if not tr.trace.maps:
-        tr.put(o, Meta(m.dims, None, m.node))
+        tr.put(o, Meta(m.dims, None, m.node, None, scale))
         return True
     reach = None if m.reach is None else tuple(np.array([bool(r.any())]) for r in m.reach)
     rec.reach = reach
     mats = [per[d][1].read for d in m.dims]  # type: ignore[union-attr]
+    rf = None if m.rf is None else tuple(tr.span_through(sp, mat) for sp, mat in zip(m.rf, mats))
+    rec.rf = rf
+    rec.global_at = tr.global_name(rec.name, [m], rf)
     node = tr.new_node([m.node], (1,) * len(m.dims), lambda c, mats=mats: [apply_axes(c, mats)])
-    tr.put(o, Meta(m.dims, reach, node))
+    tr.put(o, Meta(m.dims, reach, node, rf, scale, rec.global_at))
     _untrack_rest(tr, op)
     return True
+
+
+def _vector_norm(tr: Tracer, op: OpCall) -> bool:
+    """``linalg_vector_norm(x, ord, dim, keepdim)``: a reduction over ``dim`` (channels for SSD's L2Norm)."""
+    args = list(op.args) + [None] * 4
+    dim = op.kwargs.get("dim", args[2])
+    keep = bool(op.kwargs.get("keepdim", args[3] or False))
+    return _reduce(tr, OpCall(op.name, op.func, (op.args[0], dim, keep), {}, op.out, op.flat_out, op.derived))
 
 
 # -- indexing: slices, flips, rolls, concatenation -----------------------------------------------------------------
 
 
-def _apply_index(tr: Tracer, t: torch.Tensor, m: Meta, o: torch.Tensor, ops: dict[int, Any]) -> None:
-    """Propagate through per-dim index ops ``{tensor dim: (DimRecord, DimOp)}`` (other spatial dims unchanged)."""
+def _apply_index(
+    tr: Tracer, t: torch.Tensor, m: Meta, o: torch.Tensor, ops: dict[int, Any], step: dict[int, int] | None = None
+) -> None:
+    """Propagate through per-dim index ops ``{tensor dim: (DimRecord, DimOp)}`` (other spatial dims unchanged);
+    ``step``: per tensor dim, the stride of a strided slice (the scale divides by it)."""
+    step = step or {}
+    scale = tuple(sc / step.get(d, 1) for sc, d in zip(m.scale, m.dims))
     if not tr.trace.maps:
-        tr.put(o, Meta(m.dims, None, m.node))
+        tr.put(o, Meta(m.dims, None, m.node, None, scale))
         return
     mats = [ops[d][1].read if d in ops else None for d in m.dims]
     reach = None
@@ -315,8 +363,11 @@ def _apply_index(tr: Tracer, t: torch.Tensor, m: Meta, o: torch.Tensor, ops: dic
         reach = tuple(
             ((ops[d][1].read > 0) @ r.astype(np.int64) > 0) if d in ops else r for d, r in zip(m.dims, m.reach)
         )
+    rf = None
+    if m.rf is not None:
+        rf = tuple(sp if mat is None else tr.span_through(sp, mat) for sp, mat in zip(m.rf, mats))
     node = tr.new_node([m.node], tuple(int(o.shape[d]) for d in m.dims), lambda c, mats=mats: [apply_axes(c, mats)])
-    tr.put(o, Meta(m.dims, reach, node))
+    tr.put(o, Meta(m.dims, reach, node, rf, scale, m.global_at))
 
 
 def _flip_or_roll(tr: Tracer, op: OpCall) -> bool:
@@ -353,7 +404,7 @@ def _select(tr: Tracer, op: OpCall) -> bool:
     dim = op.args[1] % t.dim() if len(op.args) > 1 else 0
     if dim in m.dims:
         raise Lost("select of one spatial index", False)
-    tr.put(op.flat_out[0], Meta(tuple(d - (d > dim) for d in m.dims), m.reach, m.node))
+    tr.put(op.flat_out[0], m.moved(tuple(d - (d > dim) for d in m.dims)))
     return True
 
 
@@ -364,7 +415,7 @@ def _slice(tr: Tracer, op: OpCall) -> bool:
         return False
     dim = args[1] % t.dim() if len(args) > 1 else 0
     if dim not in m.dims:
-        tr.put(o, Meta(m.dims, m.reach, m.node))
+        tr.put(o, m)
         return True
     n = int(t.shape[dim])
     start = args[2] if len(args) > 2 and args[2] is not None else 0
@@ -372,10 +423,11 @@ def _slice(tr: Tracer, op: OpCall) -> bool:
     step = args[4] if len(args) > 4 else 1
     idx = np.arange(n)[slice(start, end, step)]
     if len(idx) == n and step == 1:
-        tr.put(o, Meta(m.dims, m.reach, m.node))
+        tr.put(o, m)
         return True
     rec = DimRecord(n, len(idx), None, None, None, 0, 0, 0)
-    _apply_index(tr, t, m, o, {dim: (rec, index_op(idx, n, np.zeros(len(idx), bool)) if tr.trace.maps else None)})
+    ops = {dim: (rec, index_op(idx, n, np.zeros(len(idx), bool)) if tr.trace.maps else None)}
+    _apply_index(tr, t, m, o, ops, {dim: int(step)})
     return True
 
 
@@ -396,7 +448,7 @@ def _cat(tr: Tracer, op: OpCall) -> bool:
         raise Lost("cat along a spatial axis with constant tensors", False)
     a = mdims.index(dim)
     if not tr.trace.maps:
-        tr.put(o, Meta(mdims, None, tracked[0][1].node))
+        tr.put(o, Meta(mdims, None, tracked[0][1].node, None, tracked[0][1].scale))
         return True
     total = int(o.shape[dim])
     offs = np.cumsum([0] + [int(t.shape[dim]) for t in tensors])
@@ -414,11 +466,24 @@ def _cat(tr: Tracer, op: OpCall) -> bool:
             for b in range(len(mdims))
         )
 
+    rf = None
+    if all(m.rf is not None for _, m in tracked):
+        rf = tuple(
+            tuple(np.concatenate([m.rf[b][k] for _, m in tracked]) for k in (0, 1))  # type: ignore[index]
+            if b == a
+            else (
+                np.minimum.reduce([m.rf[b][0] for _, m in tracked]),  # type: ignore[index]
+                np.maximum.reduce([m.rf[b][1] for _, m in tracked]),  # type: ignore[index]
+            )
+            for b in range(len(mdims))
+        )
+    global_at = next((m.global_at for _, m in tracked if m.global_at is not None), None)
+
     def backward(count: np.ndarray, mats_per: list[Any] = mats_per) -> list[np.ndarray | None]:
         return [apply_axes(count, mats) for mats in mats_per]
 
     node = tr.new_node([m.node for _, m in tracked], tuple(int(o.shape[d]) for d in mdims), backward)
-    tr.put(o, Meta(mdims, reach, node))
+    tr.put(o, Meta(mdims, reach, node, rf, tracked[0][1].scale, global_at))  # type: ignore[arg-type]
     return True
 
 
@@ -495,9 +560,13 @@ OPS: dict[str, Handler] = {
         for p in ("_adaptive_avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
         for nd in _NDS
     },
+    **{f"{p}{nd}d{aa}": interpolate for p in INTERP_MODES for nd in _NDS for aa in ("", "_aa")},
+    "pixel_shuffle": pixel_shuffle,
+    "pixel_unshuffle": pixel_shuffle,
     "constant_pad_nd": _pad,
     **{f"{p}{nd}d": _pad for p in ("reflection_pad", "replication_pad") for nd in _NDS},
     **{name: _reduce for name in _REDUCTIONS},
+    "linalg_vector_norm": _vector_norm,
     "slice": _slice,
     "select": _select,
     "flip": _flip_or_roll,

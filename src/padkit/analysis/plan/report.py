@@ -4,6 +4,7 @@ with their JSON form (``"format": 1``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Mapping
 
 import numpy as np
@@ -11,9 +12,9 @@ import torch
 
 from ..._report import REPORT_FORMAT, to_json
 from ..._validate import bad_value
-from .graph import LayerRecord
+from .graph import LayerRecord, Span, Trace
 
-__all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "layer_plan"]
+__all__ = ["FORMAT_VERSION", "LayerPlan", "Plan", "layer_plan", "output_view"]
 
 #: Version of the JSON written by :meth:`Plan.to_json` (every padkit report's format).
 FORMAT_VERSION = REPORT_FORMAT
@@ -26,7 +27,8 @@ class LayerPlan:
     Attributes:
         name: qualified module name (``layer2.0.downsample.0``) or ``module:op`` for functional ops.
         kind: ``conv``, ``conv_transpose``, ``max_pool``, ``avg_pool``, ``adaptive_avg_pool``, ``adaptive_max_pool``,
-            ``pad``, ``global_mean`` ... or ``unknown`` (a layer whose arithmetic could not be checked).
+            ``pad``, ``interpolate``, ``pixel_shuffle``, ``pixel_unshuffle``, ``global_mean`` ... or ``unknown`` (a
+            layer whose arithmetic could not be checked).
         in_size, out_size: spatial sizes.
         kernel, stride, dilation: per dim; None for adaptive pooling and pads.
         pad_before, pad_after: padding actually applied (``pad_after`` already excludes the samples PyTorch drops;
@@ -37,6 +39,12 @@ class LayerPlan:
             layers, only on explicit pads), ``padkit``, ``ceil_mode``, ``TF-same``, adaptive windows, or why the layer
             is unknown.
         reach_known: whether the padding-reach map of this layer's output is known (see :meth:`Plan.border_band`).
+        scale: per dim, the output's sampling rate relative to the input (``Fraction(1, 2)`` after a stride-2 conv,
+            ``2`` after a 2x upsampling); empty when unknown.
+        receptive_field: per dim, how many input samples one output position depends on (the largest receptive
+            field over the positions, the input size once the layer is global); None when unknown.
+        global_at: the layer after which every position depends on every input position (this one or an earlier
+            one: global pooling, statistics over positions, a receptive field covering the input), None if local.
     """
 
     name: str
@@ -52,6 +60,14 @@ class LayerPlan:
     uneven: bool
     note: str = ""
     reach_known: bool = False
+    scale: tuple[Fraction, ...] = ()
+    receptive_field: tuple[int, ...] | None = None
+    global_at: str | None = None
+
+    @property
+    def reach(self) -> tuple[float, ...] | None:
+        """Per dim, how many input samples an output position sees on each side: ``(receptive_field - 1) / 2``."""
+        return None if self.receptive_field is None else tuple((r - 1) / 2 for r in self.receptive_field)
 
     @property
     def interesting(self) -> bool:
@@ -72,7 +88,37 @@ class LayerPlan:
             "unread": list(self.unread),
             "uneven": self.uneven,
             "note": self.note,
+            "scale": [float(x) for x in self.scale] or None,
+            "receptive_field": None if self.receptive_field is None else list(self.receptive_field),
+            "reach": None if self.reach is None else list(self.reach),
+            "global_at": self.global_at,
         }
+
+
+def field_size(rf: tuple[Span, ...] | None) -> tuple[int, ...] | None:
+    """Per axis, the largest receptive field over the positions (in input samples)."""
+    if rf is None:
+        return None
+    return tuple(int(max(0, (hi - lo + 1).max(initial=0))) for lo, hi in rf)
+
+
+def output_view(trace: Trace) -> tuple[tuple[Fraction, ...], tuple[int, ...] | None, str | None, str | None]:
+    """``(scale, receptive_field, global_at, ended_at)`` of the network's output.
+
+    From its first tracked output (``ended_at`` None); when the spatial structure ends by design, from the last map it
+    ended at (``ended_at`` names where), with that map's scale. The output is global when that map was, or when the
+    op that ended the structure puts all positions together (a global reduction, a flatten of space before a linear
+    layer or attention); otherwise (a split into windows or patches) its receptive field is unknown.
+    """
+    if trace.outputs:
+        meta = trace.outputs[0]
+        return meta.scale, field_size(meta.rf), meta.global_at, None
+    if not trace.ended:
+        return (), None, None, None
+    where, meta, mixes = trace.ended[-1]
+    global_at = meta.global_at or (where if mixes else None)
+    receptive_field = tuple(trace.nodes[0].sizes) if global_at is not None else None
+    return meta.scale, receptive_field, global_at, where
 
 
 def layer_plan(rec: LayerRecord) -> LayerPlan:
@@ -92,6 +138,9 @@ def layer_plan(rec: LayerRecord) -> LayerPlan:
         uneven=rec.kind != "unknown" and any(r.pad_before != r.pad_after for r in d),
         note=rec.note,
         reach_known=rec.reach is not None,
+        scale=rec.scale,
+        receptive_field=field_size(rec.rf),
+        global_at=rec.global_at,
     )
 
 
@@ -108,7 +157,17 @@ class Plan:
             own, at most ``search`` away); empty when none was found or the search was switched off.
         foveation: ``input_size``-shaped float64 array, per input position the number of window paths of the network
             that read it (backward counting to where the spatial structure ends), or None when unknown.
-        notes: where spatial tracking ended, was lost, or met global context (squeeze-excitation, group norm).
+        notes: where spatial tracking ended, was lost, or met global context (squeeze-excitation, group norm);
+            a note repeated at several places is one line naming them.
+        scale: per dim, the output's sampling rate relative to the input (1 for a U-Net, 8 for a VAE decoder
+            upsampling 8x); for a model whose spatial structure ends (``ended_at``), that of the last map (1/32 for a
+            ResNet: global pooling keeps the scale of the map it pools); empty when unknown.
+        receptive_field: per dim, how many input samples one output position depends on (the input size when the
+            output is global); None when unknown.
+        global_at: the first layer after which every output position depends on every input position (global
+            pooling, attention or a reshape flattening space, statistics over positions, a receptive field covering
+            the input); None when the output is local.
+        ended_at: where the spatial structure ends (the output is not a map), None when the output is a map.
     """
 
     model: str
@@ -118,7 +177,26 @@ class Plan:
     suggested_sizes: tuple[tuple[int, ...], ...]
     foveation: np.ndarray | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
+    scale: tuple[Fraction, ...] = ()
+    receptive_field: tuple[int, ...] | None = None
+    global_at: str | None = None
+    ended_at: str | None = None
+    _output_rf: tuple[Span, ...] | None = field(default=None, repr=False)
     _reach: Mapping[str, tuple[np.ndarray, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def output_reach(self) -> tuple[float, ...] | None:
+        """Per dim, how many input samples an output position sees on each side: ``(receptive_field - 1) / 2``."""
+        return None if self.receptive_field is None else tuple((r - 1) / 2 for r in self.receptive_field)
+
+    def output_field(self, position: tuple[int, ...] | None = None) -> tuple[tuple[int, int], ...] | None:
+        """Per dim, the first and last input sample that output ``position`` (default: the central one) depends on;
+        None when unknown or when the output is not a map."""
+        if self._output_rf is None or self.ended_at is not None:
+            return None
+        if position is None:
+            position = tuple(len(lo) // 2 for lo, _ in self._output_rf)
+        return tuple((int(lo[i]), int(hi[i])) for (lo, hi), i in zip(self._output_rf, position))
 
     def layer(self, name: str) -> LayerPlan:
         """The layer called ``name`` (PadkitValueError if there is none)."""
@@ -190,6 +268,11 @@ class Plan:
             "unread": len(self.unread_layers),
             "unknown": len(self.unknown_layers),
             "foveation_known": self.foveation is not None,
+            "scale": [float(x) for x in self.scale] or None,
+            "receptive_field": None if self.receptive_field is None else list(self.receptive_field),
+            "reach": None if self.output_reach is None else list(self.output_reach),
+            "global_at": self.global_at,
+            "ended_at": self.ended_at,
             "notes": list(self.notes),
             "layers": [x.to_dict() | {"border_fraction": self.border_fraction(x.name)} for x in self.layers],
         }

@@ -10,6 +10,8 @@ them are not traced. :class:`ModelHooks` registers the hooks once per model so t
 
 from __future__ import annotations
 
+from dataclasses import replace
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -21,7 +23,7 @@ from torch.utils._pytree import tree_flatten
 from ..._errors import PadkitError
 from ..._validate import bad_value
 from .arith import DimOp, DimRecord, apply_axes, is_identity
-from .graph import LayerRecord, Lost, Meta, Node, StopTrace, Trace, foveation
+from .graph import LayerRecord, Lost, Meta, Node, Span, StopTrace, Trace, foveation
 from .modules import module_dims, unit_kind
 from .ops import UNTRACKED_OPS, OpCall, handler_for
 
@@ -64,13 +66,54 @@ class Tracer(TorchDispatchMode):
         self.counter[base] = self.counter.get(base, 0) + 1
         return base if self.counter[base] == 1 else f"{base}#{self.counter[base]}"
 
-    def taint(self, outs: list[torch.Tensor], why: str | None, tracked_in: list[Meta], benign: bool) -> None:
+    def taint(
+        self, outs: list[torch.Tensor], why: str | None, tracked_in: list[Meta], benign: bool, mixes: bool = False
+    ) -> None:
         for o in outs:
             self.put(o, None)
         if tracked_in and why:
             for m in tracked_in:
                 self.trace.sinks.add(m.node)
             (self.trace.endings if benign else self.trace.losses).append(f"{self.where()}: {why}")
+            if benign:
+                self.trace.ended.append((self.where(), tracked_in[0], mixes))
+
+    # -- receptive field and scale -------------------------------------------------------------------------------
+    def span_through(self, span: Span, read: np.ndarray) -> Span:
+        """The receptive field after an op whose output ``o`` reads the positions ``read[o] > 0``."""
+        lo, hi = span
+        mask = read > 0
+        big = np.iinfo(np.int64).max
+        return np.where(mask, lo[None, :], big).min(axis=1), np.where(mask, hi[None, :], -1).max(axis=1)
+
+    def is_global(self, rf: tuple[Span, ...] | None) -> bool:
+        """Every position depends on every input position along every axis."""
+        if rf is None:
+            return False
+        sizes = self.trace.nodes[0].sizes
+        return all(bool((lo == 0).all() and (hi == n - 1).all()) for (lo, hi), n in zip(rf, sizes))
+
+    def global_name(self, name: str, parents: list[Meta], rf: tuple[Span, ...] | None) -> str | None:
+        """``global_at`` of an op's output: inherited from a parent, or ``name`` when this op makes it global."""
+        for p in parents:
+            if p.global_at is not None:
+                return p.global_at
+        if self.is_global(rf):
+            return name
+        return None
+
+    def make_global(self, t: torch.Tensor, name: str) -> None:
+        """Mark tracked ``t`` as depending on every input position (statistics over all positions)."""
+        derived, m = self.get(t)
+        if not derived or m is None or m.global_at is not None:
+            return
+        rf = None
+        if m.rf is not None:
+            sizes = self.trace.nodes[0].sizes
+            rf = tuple(
+                (np.zeros(len(lo), np.int64), np.full(len(lo), n - 1, np.int64)) for (lo, _), n in zip(m.rf, sizes)
+            )
+        self.put(t, replace(m, rf=rf, global_at=name))
 
     # -- dispatch ------------------------------------------------------------------------------------------------
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -97,7 +140,7 @@ class Tracer(TorchDispatchMode):
         try:
             handled = handler is not None and handler(self, call)
         except Lost as exc:
-            self.taint(flat_out, exc.why, tracked, benign=exc.benign)
+            self.taint(flat_out, exc.why, tracked, benign=exc.benign, mixes=exc.mixes)
             return out
         if not handled:
             self.taint(flat_out, f"unsupported op aten.{name}", tracked, benign=False)
@@ -133,8 +176,19 @@ class Tracer(TorchDispatchMode):
         reach: list[np.ndarray] | None = None
         if self.trace.maps and passing and all(p.reach is not None for p in passing):
             reach = [np.logical_or.reduce([p.reach[a] for p in passing]) for a in range(len(out_dims))]  # type: ignore[index]
+        rf: tuple[Span, ...] | None = None
+        if self.trace.maps and all(p.rf is not None for p, _ in parents):
+            rf = tuple(
+                (
+                    np.broadcast_to(np.minimum.reduce([np.broadcast_to(p.rf[a][0], s) for p, _ in parents]), s),  # type: ignore[index]
+                    np.broadcast_to(np.maximum.reduce([np.broadcast_to(p.rf[a][1], s) for p, _ in parents]), s),  # type: ignore[index]
+                )
+                for a, s in enumerate(sizes)
+            )
+        scale = next((p.scale for p, ok in parents if ok), parents[0][0].scale)
+        global_at = next((p.global_at for p, _ in parents if p.global_at is not None), None)
         if len(parents) == 1 and parents[0][1]:
-            self.put(out, Meta(out_dims, parents[0][0].reach, parents[0][0].node))
+            self.put(out, parents[0][0].moved(out_dims))
             return
         passes = [p[1] for p in parents]
 
@@ -142,7 +196,7 @@ class Tracer(TorchDispatchMode):
             return [count if ok else None for ok in passes]
 
         node = self.new_node([p[0].node for p in parents], sizes, backward)
-        self.put(out, Meta(out_dims, tuple(reach) if reach is not None else None, node))
+        self.put(out, Meta(out_dims, tuple(reach) if reach is not None else None, node, rf, scale, global_at))
 
     def window(
         self,
@@ -154,8 +208,12 @@ class Tracer(TorchDispatchMode):
         name: str,
         kind: str,
         note: str = "",
+        factors: list[Fraction] | None = None,
     ) -> None:
-        """Record a layer and propagate through a window op over tensor dims ``op_dims`` (aligned end-to-end)."""
+        """Record a layer and propagate through a window op over tensor dims ``op_dims`` (aligned end-to-end).
+
+        ``factors``: per op dim, how the op changes the sampling rate (default: ``1 / stride`` for strided windows,
+        ``stride`` for transposed convolutions, 1 for pads and global pooling, ``out / in`` for adaptive pooling)."""
         recs = tuple(r for r, _ in per_dim)
         out_spatial = tuple(int(o.shape[d]) for d in range(o.dim() - len(op_dims), o.dim()))
         if any(r.out_size != s for r, s in zip(recs, out_spatial)):
@@ -175,15 +233,20 @@ class Tracer(TorchDispatchMode):
             return
         off = o.dim() - t.dim()
         ops: dict[int, DimOp | None] = {}
-        for d, (_, dop) in zip(op_dims, per_dim):
+        facs: dict[int, Fraction] = {}
+        for i, (d, (r, dop)) in enumerate(zip(op_dims, per_dim)):
             if d in m.dims:
-                ops[m.dims.index(d)] = dop
+                # a 1x1 window at stride 1 without padding copies its input: no matrix to apply
+                ops[m.dims.index(d)] = None if _copies(r) else dop
+                facs[m.dims.index(d)] = factors[i] if factors is not None else _factor(kind, r)
             elif not (dop is None or is_identity(dop)) and self.trace.maps:
                 raise Lost(f"{kind} over a non-spatial dim", False)
         dims = tuple(d + off for d in m.dims)
         sizes = tuple(int(o.shape[d]) for d in dims)
+        scale = tuple(sc * facs.get(a, Fraction(1)) for a, sc in enumerate(m.scale)) if m.scale else ()
+        rec.scale = scale
         if not self.trace.maps:
-            self.put(o, Meta(dims, None, m.node))
+            self.put(o, Meta(dims, None, m.node, None, scale))
             return
         mats: list[np.ndarray | None] = []
         for a in range(len(dims)):
@@ -203,12 +266,38 @@ class Tracer(TorchDispatchMode):
                     new.append(dop.pad_taps | ((dop.read > 0) @ m.reach[a].astype(np.int64) > 0))
             reach = tuple(new)
         rec.reach = reach
+        rf = None
+        if m.rf is not None:
+            rf = tuple(m.rf[a] if mats[a] is None else self.span_through(m.rf[a], mats[a]) for a in range(len(dims)))  # type: ignore[arg-type]
+        rec.rf = rf
+        rec.global_at = self.global_name(name, [m], rf)
 
         def backward(count: np.ndarray, mats: list[np.ndarray | None] = mats) -> list[np.ndarray | None]:
             return [apply_axes(count, mats)]
 
         node = self.new_node([m.node], sizes, backward)
-        self.put(o, Meta(dims, reach, node))
+        self.put(o, Meta(dims, reach, node, rf, scale, rec.global_at))
+
+
+def _copies(rec: DimRecord) -> bool:
+    """A window op that copies its input along this axis (1x1 kernel, stride 1, no padding)."""
+    return (
+        rec.kernel == 1
+        and rec.stride == 1
+        and rec.in_size == rec.out_size
+        and rec.pad_before == 0
+        and rec.pad_after == 0
+        and rec.unread == 0
+    )
+
+
+def _factor(kind: str, rec: DimRecord) -> Fraction:
+    """How a window op changes the sampling rate along one axis (global pooling keeps the rate of the map it pools)."""
+    if kind == "pad" or (rec.out_size == 1 and kind.startswith("adaptive")):
+        return Fraction(1)
+    if rec.stride is not None:
+        return Fraction(rec.stride) if kind == "conv_transpose" else Fraction(1, rec.stride)
+    return Fraction(rec.out_size, rec.in_size) if rec.in_size > 0 else Fraction(1)
 
 
 class _Run:
@@ -217,12 +306,22 @@ class _Run:
     def __init__(self, tracer: Tracer, names: dict[int, str], maps: bool) -> None:
         self.tracer, self.trace, self.names, self.maps = tracer, tracer.trace, names, maps
         self.pending: list[tuple[torch.Tensor | None, bool, Meta | None]] = []
+        #: per open non-unit module: its tracked input and the trace's lengths when it started (None: not tracked)
+        self.frames: list[tuple[torch.Tensor, Meta, int, int, int, int, frozenset[int]] | None] = []
 
     def pre(self, mod: nn.Module, inputs: Any) -> None:
         tracer = self.tracer
         name = self.names.get(id(mod), type(mod).__name__) or "(root)"
         tracer.stack.append(name)
         if unit_kind(mod) is None:
+            frame = None
+            if not tracer.opaque and inputs and isinstance(inputs[0], torch.Tensor):
+                derived, meta = tracer.get(inputs[0])
+                if derived and meta is not None:
+                    tr = self.trace
+                    counts = (len(tr.ended), len(tr.endings), len(tr.losses), len(tr.nodes))
+                    frame = (inputs[0], meta, *counts, frozenset(tr.sinks))
+            self.frames.append(frame)
             return
         if not tracer.opaque:
             t = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
@@ -237,6 +336,9 @@ class _Run:
         name = tracer.stack.pop()
         kind = unit_kind(mod)
         if kind is None:
+            frame = self.frames.pop()
+            if frame is not None and isinstance(output, torch.Tensor):
+                self.mixer(name, frame, output)
             return
         tracer.opaque -= 1
         t, derived, meta = self.pending.pop()
@@ -257,7 +359,28 @@ class _Run:
         except Lost as exc:
             if not any(layer.name == name for layer in trace.layers):
                 trace.add(LayerRecord(name, "unknown", (), note=exc.why))
-            tracer.taint([output], exc.why, [meta] if meta else [], benign=exc.benign)
+            tracer.taint([output], exc.why, [meta] if meta else [], benign=exc.benign, mixes=exc.mixes)
+
+    def mixer(
+        self, name: str, frame: tuple[torch.Tensor, Meta, int, int, int, int, frozenset[int]], output: torch.Tensor
+    ) -> None:
+        """A module whose tracked input map lost its spatial structure inside, by a flatten of all positions
+        (attention over positions), and whose output has the input's shape again: its output is a map in which every
+        position depends on every input position. The structure is picked up again, global from this module."""
+        tracer, trace = self.tracer, self.trace
+        t, meta, n_ended, n_endings, n_losses, _, sinks = frame
+        derived, out_meta = tracer.get(output)
+        inside = trace.ended[n_ended:]
+        if not derived or out_meta is not None or len(trace.losses) != n_losses or not any(m for *_, m in inside):
+            return
+        if output.shape != t.shape:
+            return
+        del trace.ended[n_ended:], trace.endings[n_endings:]
+        trace.sinks.intersection_update(sinks)
+        trace.context.append(f"{name}: attention (or a linear map) over all positions")
+        node = tracer.new_node([meta.node], tuple(int(t.shape[d]) for d in meta.dims), lambda c: [c])
+        tracer.put(output, replace(meta, node=node))
+        tracer.make_global(output, name)
 
 
 class ModelHooks:
@@ -328,8 +451,9 @@ def _run_trace(
     tracer = Tracer(trace)
     sizes = tuple(int(s) for s in x.shape[2:])
     reach0 = tuple(np.zeros(s, bool) for s in sizes) if maps else None
+    rf0 = tuple((np.arange(s), np.arange(s)) for s in sizes) if maps else None
     n0 = tracer.new_node([], sizes, None)
-    tracer.put(x, Meta(tuple(range(2, x.dim())), reach0, n0))
+    tracer.put(x, Meta(tuple(range(2, x.dim())), reach0, n0, rf0, (Fraction(1),) * len(sizes)))
     hooks.active = _Run(tracer, hooks.names, maps)
     try:
         with torch.no_grad(), tracer:
@@ -341,6 +465,7 @@ def _run_trace(
             _, meta = tracer.get(o)
             if meta is not None:
                 trace.sinks.add(meta.node)
+                trace.outputs.append(meta)
     if maps and not trace.losses and not trace.inexact:
         trace.foveation = foveation(trace)
     return trace, out
