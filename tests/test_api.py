@@ -16,6 +16,7 @@ PADKIT_ALL = {
     "LayerPlan",
     "LayerResult",
     "ModeResult",
+    "PaddingScope",
     "PadkitError",
     "PadkitTypeError",
     "PadkitValueError",
@@ -31,7 +32,9 @@ PADKIT_ALL = {
     "load_model",
     "numpy_pad",
     "pad",
+    "padding",
     "plan",
+    "seam_ratio",
 }
 
 NN_ALL = {
