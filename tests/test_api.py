@@ -57,6 +57,8 @@ SIGNATURES = {
     "numpy_pad": "(array, pad_width, mode='constant', **kwargs)",
     "convert": "(model, mode, *, inplace=False, include=None, exclude=None)",
     "plan": "(model, input_size, *, in_channels=None, name=None, suggest=True, search=64)",
+    "padding": "(model, mode, *, include=None, exclude=None, kernel_size=None)",
+    "seam_ratio": "(image, axis='x')",
 }
 
 

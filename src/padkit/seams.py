@@ -33,8 +33,8 @@ def seam_ratio(image: Any, axis: Union[int, str] = "x") -> float:
     The numerator is what a viewer sees where two copies of the image meet when it is tiled along ``axis``; the
     denominator is the same step anywhere inside the image. About 1 for an image that tiles seamlessly, well above
     1 where the tile edge shows (a ramp ``0..n-1`` gives ``n - 1``). An image that is constant along ``axis``
-    gives 1.0 (no seam and no texture); constant inside but not across the edge gives ``inf``. The value is a
-    statistic: for a seamless image it scatters around 1 by about ``1/sqrt(number of rows averaged)``.
+    gives 1.0 (no seam and no texture). The numerator compares only the last and the first column (for ``"x"``;
+    rows for ``"y"``), so even for a seamless image the ratio scatters around 1 (0.75 to 1.25 in the example below).
 
     Args:
         image: a ``(C, H, W)`` or ``(H, W)`` tensor or array (channels first; any real dtype, any device).
@@ -44,10 +44,11 @@ def seam_ratio(image: Any, axis: Union[int, str] = "x") -> float:
     Returns:
         the ratio as a Python float (computed in float64).
 
-    Example (the diffusers decoders of ``docs/nn.md``, tiny random-init ``AutoencoderKL`` and ``UNet2DModel``,
-    output converted to circular padding vs. as built with zero padding)::
+    Example: the two diffusers networks of ``docs/nn.md`` (tiny random-init ``AutoencoderKL`` decoding a smooth
+    periodic latent, ``UNet2DModel`` on a smooth periodic image), seam ratios along x and y of their outputs::
 
-        >>> seam_ratio(vae.decode(z).sample[0], "x")  # doctest: +SKIP
+        as built (zero padding):                  VAE 1.96, 2.50   UNet 4.12, 3.38
+        inside padkit.padding(model, "circular"): VAE 0.75, 1.15   UNet 1.23, 1.18
     """
     dim = _axis(axis)
     if isinstance(image, torch.Tensor):
@@ -55,18 +56,18 @@ def seam_ratio(image: Any, axis: Union[int, str] = "x") -> float:
     elif isinstance(image, (np.ndarray, list, tuple)):
         array = np.asarray(image, dtype=np.float64)
     else:
-        raise bad_type("image", type(image).__name__, "a (C, H, W) or (H, W) tensor or array")
+        raise bad_type("image", image, "a (C, H, W) or (H, W) tensor or array")
     if array.ndim not in (2, 3):
-        raise bad_value("image", f"<array of shape {tuple(array.shape)}>", "a (C, H, W) or (H, W) tensor or array")
+        raise bad_value("image.shape", tuple(array.shape), "(C, H, W) or (H, W)")
     n = array.shape[dim]
     if n < 3:
-        raise bad_value("image", f"<array of shape {tuple(array.shape)}>", f"at least 3 samples along axis={axis!r}")
+        raise bad_value("image.shape", tuple(array.shape), f"at least 3 samples along axis={axis!r}")
     first = np.take(array, 0, axis=dim)
     last = np.take(array, n - 1, axis=dim)
     wrap = float(np.mean(np.abs(last - first)))
     interior = float(np.mean(np.abs(np.diff(array, axis=dim))))
-    if interior == 0.0:
-        return 1.0 if wrap == 0.0 else float("inf")
+    if interior == 0.0:  # constant along axis, so the wrap step is zero too
+        return 1.0
     return wrap / interior
 
 
