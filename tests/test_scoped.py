@@ -126,6 +126,15 @@ def test_training_inside_updates_the_original_parameters() -> None:
     assert conv1.weight.grad is not None
 
 
+def test_dtype_change_inside_reaches_the_originals() -> None:
+    net = _net()
+    conv1 = net.conv1
+    with padding(net, "circular"):
+        net.double()
+    assert net.conv1 is conv1 and conv1.weight.dtype == torch.float64
+    assert net(torch.randn(1, 3, 8, 8, dtype=torch.float64)).dtype == torch.float64
+
+
 def test_train_eval_and_hooks_survive() -> None:
     net = _net().train()
     conv1 = net.conv1
@@ -231,9 +240,12 @@ def test_peft_lora_conv_converts_base_and_lora_and_trains() -> None:
     model = peft.get_peft_model(Tiny(), peft.LoraConfig(r=2, lora_alpha=4, target_modules=["conv"]))
     wrapper = model.base_model.model.conv
     base, lora_a, lora_b = wrapper.base_layer, wrapper.lora_A["default"], wrapper.lora_B["default"]
+    with torch.no_grad():
+        lora_b.weight.normal_()  # peft starts lora_B at zero; non-zero makes the LoRA path visible
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.02)
     x = torch.randn(2, 3, 6, 7)
+    lora = {"base_model.model.conv.lora_A.default.weight", "base_model.model.conv.lora_B.default.weight"}
     with padding(model, "circular") as scope:
         names = [c.name for c in scope.report.changes]  # type: ignore[union-attr]
         assert names == ["base_model.model.conv.base_layer", "base_model.model.conv.lora_A.default"]
@@ -244,17 +256,21 @@ def test_peft_lora_conv_converts_base_and_lora_and_trains() -> None:
         scaling = wrapper.scaling["default"]
         xp = F.pad(x, (1, 1, 1, 1), mode="circular")
         ref = F.conv2d(xp, base.weight, base.bias) + F.conv2d(F.conv2d(xp, lora_a.weight), lora_b.weight) * scaling
-        for step in range(2):  # lora_B starts at zero, so lora_A's first gradient is zero
-            out = model(x)
-            if step == 0:
-                torch.testing.assert_close(out, ref)
+        out = model(x)
+        torch.testing.assert_close(out, ref)
+        (out - 1).square().mean().backward()
+        opt.step()
+        changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+        assert changed == lora  # the frozen base conv stays
+        losses = []
+        for _ in range(5):
             opt.zero_grad()
-            (out - 1).square().mean().backward()
+            loss = (model(x) - 1).square().mean()
+            loss.backward()
             opt.step()
-            if step == 0:
-                changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
-                assert changed == {"base_model.model.conv.lora_B.default.weight"}
+            losses.append(loss.item())
+        assert losses[-1] < losses[0]  # the LoRA trains
     assert wrapper.base_layer is base and wrapper.lora_A["default"] is lora_a
-    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
-    assert changed == {"base_model.model.conv.lora_A.default.weight", "base_model.model.conv.lora_B.default.weight"}
+    assert {n for n, p in model.named_parameters() if not torch.equal(p, before[n])} == lora
+    assert not lora_a.weight.equal(before["base_model.model.conv.lora_A.default.weight"])  # trained in the scope
     assert type(base) is nn.Conv2d and base.padding_mode == "zeros"
