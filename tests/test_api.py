@@ -16,6 +16,7 @@ PADKIT_ALL = {
     "LayerPlan",
     "LayerResult",
     "ModeResult",
+    "PaddingScope",
     "PadkitError",
     "PadkitOverflowError",
     "PadkitTypeError",
@@ -32,7 +33,9 @@ PADKIT_ALL = {
     "load_model",
     "numpy_pad",
     "pad",
+    "padding",
     "plan",
+    "seam_ratio",
 }
 
 NN_ALL = {
@@ -55,6 +58,8 @@ SIGNATURES = {
     "numpy_pad": "(array, pad_width, mode='constant', **kwargs)",
     "convert": "(model, mode, *, inplace=False, include=None, exclude=None)",
     "plan": "(model, input_size=None, *, in_channels=None, name=None, suggest=True, search=64)",
+    "padding": "(model, mode, *, include=None, exclude=None, kernel_size=None)",
+    "seam_ratio": "(image, axis='x')",
 }
 
 

@@ -11,6 +11,8 @@ from .analysis.plan import LayerPlan, Plan, plan
 from .conversion import ConversionReport, LayerChange, SkippedLayer, convert, convert_report
 from .models import load_model
 from .modes import canonical_mode
+from .scoped import PaddingScope, padding
+from .seams import seam_ratio
 
 __version__ = "0.1.0"
 
@@ -21,6 +23,7 @@ __all__ = [
     "LayerPlan",
     "LayerResult",
     "ModeResult",
+    "PaddingScope",
     "PadkitError",
     "PadkitOverflowError",
     "PadkitTypeError",
@@ -37,5 +40,7 @@ __all__ = [
     "load_model",
     "numpy_pad",
     "pad",
+    "padding",
     "plan",
+    "seam_ratio",
 ]
