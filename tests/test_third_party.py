@@ -153,3 +153,27 @@ def test_audit_runs_on_third_party_models(name: str) -> None:
         assert all((lr.false_edge_ratio == lr.false_edge_ratio) or not planar for lr in res.layers[:1])
         if not planar:
             assert all(lr.false_edge_ratio != lr.false_edge_ratio for lr in res.layers)  # NaN: not applicable
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("name", list(CASES))
+def test_plan_gives_scale_and_reach_or_names_the_global_layer(name: str) -> None:
+    """The plan's output scale is the real output/input size ratio; its receptive field is known or a layer is named."""
+    from fractions import Fraction
+
+    build, make_input = CASES[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    x = make_input()
+    p = padkit.plan(model, tuple(x.shape[2:]), suggest=False)
+    assert p.layers and not p.unknown_layers, [lp.name for lp in p.unknown_layers]
+    assert p.scale, "no output scale"
+    if p.ended_at is None:  # the output is a map: its scale is what the model really returns
+        with torch.no_grad():
+            out = model(x)
+        if isinstance(out, torch.Tensor):
+            want = tuple(Fraction(o, i) for o, i in zip(out.shape[2:], x.shape[2:]))
+            assert tuple(p.scale) == want
+    assert p.receptive_field is not None or p.global_at is not None
+    if p.global_at is not None:
+        assert p.global_at.split(":")[0] in dict(model.named_modules()), p.global_at  # "layer" or "layer:what"
