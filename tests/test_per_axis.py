@@ -38,7 +38,7 @@ def np_per_axis(a: np.ndarray, flat: tuple[int, ...], modes: tuple[str, ...], **
 def np_spherical(a: np.ndarray, left: int, right: int, top: int, bottom: int) -> np.ndarray:
     """Brute-force loop over the spherical formula (rows cell-centred, half a turn beyond each pole)."""
     h, w = a.shape[-2:]
-    out = np.empty(a.shape[:-2] + (h + top + bottom, w + left + right), a.dtype)
+    out = np.empty((*a.shape[:-2], h + top + bottom, w + left + right), a.dtype)
     for r in range(h + top + bottom):
         for c in range(w + left + right):
             i, j = r - top, (c - left) % w

@@ -59,7 +59,7 @@ def _half_turn(rows: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def spherical_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
-    """Pad the last two dims of ``x`` (height, width) by ``spherical`` (arguments checked by :func:`check_spherical`)."""
+    """Pad the last two dims of ``x`` (height, width) by ``spherical`` (widths checked by :func:`check_spherical`)."""
     h_dim, w_dim = x.dim() - 2, x.dim() - 1
     height = x.shape[h_dim]
     parts = []
