@@ -174,3 +174,195 @@ def test_spherical_under_compile_fullgraph() -> None:
     x = torch.randn(1, 2, 4, 6)
     fn = torch.compile(lambda t: pad(t, (2, 2, 1, 1), mode="spherical"), fullgraph=True, backend="eager")
     torch.testing.assert_close(fn(x), pad(x, (2, 2, 1, 1), mode="spherical"))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# layers with a mode per spatial dim (dim order) and spherical
+# ---------------------------------------------------------------------------------------------------------------------
+def np_layer_pad(x: torch.Tensor, pairs: tuple[tuple[int, int], ...], modes: tuple[str, ...]) -> torch.Tensor:
+    """Spatial dims (dim order) padded by np.pad one dim at a time, last dim first; zeros = constant 0."""
+    a = x.detach().numpy()
+    for i in range(len(pairs) - 1, -1, -1):
+        widths = [(0, 0)] * a.ndim
+        widths[a.ndim - len(pairs) + i] = pairs[i]
+        m = {"zeros": "constant"}.get(modes[i], modes[i])
+        a = np.pad(a, widths, mode=NP[m])  # type: ignore[call-overload]
+    return torch.from_numpy(a.copy())
+
+
+@pytest.mark.parametrize(
+    "modes", [("zeros", "circular"), ("reflect", "zeros"), ("circular", "reflect"), ("replicate", "mean")]
+)
+def test_conv2d_per_axis_matches_numpy_padding(modes: tuple[str, str]) -> None:
+    torch.manual_seed(0)
+    conv = PadConv2d(2, 3, (3, 5), padding=(1, 2), padding_mode=modes).double()
+    x = torch.randn(2, 2, 6, 7, dtype=torch.float64)
+    want = torch.nn.functional.conv2d(np_layer_pad(x, ((1, 1), (2, 2)), modes), conv.weight, conv.bias)
+    torch.testing.assert_close(conv(x), want)
+    assert conv.padding_mode == modes
+
+
+def test_conv_per_axis_same_and_asymmetric_zero_dims() -> None:
+    torch.manual_seed(0)
+    conv = PadConv2d(1, 1, 4, stride=1, padding="same", padding_mode=("zeros", "circular")).double()
+    x = torch.randn(1, 1, 5, 6, dtype=torch.float64)
+    pairs = conv.explicit_padding((5, 6))
+    assert pairs == ((1, 2), (1, 2))
+    want = torch.nn.functional.conv2d(np_layer_pad(x, pairs, ("zeros", "circular")), conv.weight, conv.bias)
+    torch.testing.assert_close(conv(x), want)
+
+
+def test_conv3d_and_conv1d_per_axis() -> None:
+    torch.manual_seed(0)
+    conv = PadConv3d(1, 2, 3, padding=1, padding_mode=("circular", "zeros", "symmetric")).double()
+    x = torch.randn(1, 1, 4, 5, 6, dtype=torch.float64)
+    pairs = ((1, 1),) * 3
+    want = torch.nn.functional.conv3d(np_layer_pad(x, pairs, conv.padding_mode), conv.weight, conv.bias)
+    torch.testing.assert_close(conv(x), want)
+    assert PadConv1d(1, 1, 3, padding=1, padding_mode=["wrap"]).padding_mode == ("circular",)
+
+
+def test_layer_mode_reads_back_as_given_with_aliases_resolved() -> None:
+    conv = PadConv2d(1, 1, 3, padding=1, padding_mode=["zero", "Wrap"])
+    assert conv.padding_mode == ("zeros", "circular")
+    assert "padding_mode=('zeros', 'circular')" in repr(conv)
+    assert PadConv2d(1, 1, 3, padding=1, padding_mode="spherical").padding_mode == "spherical"
+    assert PadMaxPool2d(3, 1, 1, padding_mode=("edge", "zeros")).padding_mode == ("replicate", "zeros")
+
+
+def test_layer_per_axis_errors() -> None:
+    with pytest.raises(PadkitError, match=r"padding_mode=\('zeros',\): expected 2 mode"):
+        PadConv2d(1, 1, 3, padding_mode=("zeros",))
+    with pytest.raises(PadkitError, match=r"padding_mode\[1\]='partial'"):
+        PadConv2d(1, 1, 3, padding_mode=("zeros", "partial"))
+    with pytest.raises(PadkitError, match=r"padding_mode\[0\]='spherical'"):
+        PadConv2d(1, 1, 3, padding_mode=("spherical", "zeros"))
+    with pytest.raises(PadkitError, match="pads 2-D maps only"):
+        PadConv1d(1, 1, 3, padding_mode="spherical")
+    with pytest.raises(PadkitError, match="stat_length"):
+        PadConv2d(1, 1, 3, padding_mode=("zeros", "circular"), padding_options={"stat_length": 2})
+    conv = PadConv2d(1, 1, 3, padding=1, padding_mode="spherical")
+    with pytest.raises(PadkitError, match="an even width"):
+        conv(torch.zeros(1, 1, 4, 5))
+
+
+def test_per_axis_options_reach_their_dims() -> None:
+    torch.manual_seed(0)
+    conv = PadConv2d(1, 1, 3, padding=1, padding_mode=("constant", "reflect"), padding_options={"value": 2.0})
+    conv = conv.double()
+    x = torch.randn(1, 1, 4, 5, dtype=torch.float64)
+    a = np.pad(x.numpy(), ((0, 0), (0, 0), (0, 0), (1, 1)), "reflect")
+    a = np.pad(a, ((0, 0), (0, 0), (1, 1), (0, 0)), "constant", constant_values=2.0)
+    want = torch.nn.functional.conv2d(torch.from_numpy(a), conv.weight, conv.bias)
+    torch.testing.assert_close(conv(x), want)
+
+
+def test_conv2d_spherical_matches_brute_force() -> None:
+    torch.manual_seed(0)
+    conv = PadConv2d(2, 3, 3, padding=(2, 1), dilation=(2, 1), padding_mode="spherical").double()
+    x = torch.randn(1, 2, 5, 8, dtype=torch.float64)
+    padded = torch.from_numpy(np_spherical(x.numpy(), 1, 1, 2, 2))
+    want = torch.nn.functional.conv2d(padded, conv.weight, conv.bias, dilation=(2, 1))
+    torch.testing.assert_close(conv(x), want)
+
+
+@pytest.mark.parametrize("mode", ["spherical", ("zeros", "circular"), ("reflect", "circular")])
+def test_conv_gradcheck(mode: object) -> None:
+    torch.manual_seed(0)
+    conv = PadConv2d(1, 2, 3, padding=1, padding_mode=mode).double()  # type: ignore[arg-type]
+    x = torch.randn(1, 1, 4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(conv, (x,))
+    assert torch.autograd.gradgradcheck(conv, (x,))
+
+
+def test_max_pool_per_axis_zeros_dim_never_picks_padding() -> None:
+    x = -torch.rand(1, 2, 5, 6, dtype=torch.float64) - 1  # all negative: a zero pad would win
+    pool = PadMaxPool2d(3, 2, 1, padding_mode=("zeros", "circular"))
+    wrapped = torch.from_numpy(np.pad(x.numpy(), ((0, 0), (0, 0), (0, 0), (1, 1)), "wrap"))
+    want = torch.nn.functional.max_pool2d(wrapped, 3, 2, padding=(1, 0))
+    torch.testing.assert_close(pool(x), want)
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_avg_pool_per_axis(ceil_mode: bool) -> None:
+    x = torch.rand(1, 2, 7, 6, dtype=torch.float64)
+    pool = PadAvgPool2d(3, 2, 1, ceil_mode=ceil_mode, padding_mode=("reflect", "circular"))
+    got = pool(x)
+    ref = PadAvgPool2d(3, 2, 1, ceil_mode=ceil_mode, padding_mode="reflect")(x)
+    assert got.shape == ref.shape
+    read = pool.explicit_padding((7, 6))
+    padded = np_layer_pad(x, read, ("reflect", "circular"))
+    want = torch.nn.functional.avg_pool2d(padded, 3, 2)[..., : got.shape[-2], : got.shape[-1]]
+    torch.testing.assert_close(got, want)
+    # zeros in the width: PyTorch's own padding there (count_include_pad=False divides by the real samples)
+    pool = PadAvgPool2d(3, 2, 1, count_include_pad=False, padding_mode=("circular", "zeros"))
+    wrapped = torch.from_numpy(np.pad(x.numpy(), ((0, 0), (0, 0), (1, 1), (0, 0)), "wrap"))
+    want = torch.nn.functional.avg_pool2d(wrapped, 3, 2, padding=(0, 1), count_include_pad=False)
+    torch.testing.assert_close(pool(x), want)
+
+
+def test_conv_transpose_per_axis() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 4, 5, dtype=torch.float64)
+    same = PadConvTranspose2d(2, 3, 3, stride=2, padding=1, padding_mode=("reflect", "reflect")).double()
+    whole = PadConvTranspose2d(2, 3, 3, stride=2, padding=1, padding_mode="reflect").double()
+    whole.load_state_dict(same.state_dict())
+    torch.testing.assert_close(same(x), whole(x))
+    zeros = PadConvTranspose2d(2, 3, 3, stride=2, padding=1, padding_mode=("zeros", "zero")).double()
+    plain = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).double()
+    plain.load_state_dict(zeros.state_dict())
+    torch.testing.assert_close(zeros(x), plain(x))
+
+
+def test_per_axis_conv_under_compile_fullgraph() -> None:
+    torch.manual_seed(0)
+    for mode in (("zeros", "circular"), ("reflect", "circular"), "spherical"):
+        conv = PadConv2d(1, 2, 3, padding=1, padding_mode=mode)
+        x = torch.randn(1, 1, 6, 8)
+        fn = torch.compile(conv, fullgraph=True, backend="eager")
+        torch.testing.assert_close(fn(x), conv(x))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# convert, the layer registry, the CLI spelling
+# ---------------------------------------------------------------------------------------------------------------------
+def test_convert_per_axis_skips_layers_of_another_rank() -> None:
+    from padkit.conversion import convert_report
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv1d(2, 2, 3, padding=1), nn.MaxPool2d(3, 1, 1))
+    new, report = convert_report(net, ("zeros", "circular"))
+    assert new[0].padding_mode == ("zeros", "circular")
+    assert new[2].padding_mode == ("zeros", "circular")
+    assert [c.new for c in report.changes] == ["PadConv2d(zeros+circular)", "PadMaxPool2d(zeros+circular)"]
+    assert [s.name for s in report.skipped] == ["1"]
+    assert "converted to zeros+circular" in report.format()
+    assert padkit.convert(net, "spherical")[1] is not None
+
+
+def test_registry_reads_per_axis_modes() -> None:
+    from padkit.layers import padding_mode, pads_with_zeros
+
+    assert padding_mode(PadConv2d(1, 1, 3, padding=1, padding_mode=("zeros", "circular"))) == ("zeros", "circular")
+    assert pads_with_zeros(PadConv2d(1, 1, 3, padding=1, padding_mode=("zeros", "zero")))
+    assert not pads_with_zeros(PadConv2d(1, 1, 3, padding=1, padding_mode=("zeros", "reflect")))
+
+
+def test_cli_spelling() -> None:
+    from padkit.commands._types import parse_layer_mode, parse_layer_modes
+
+    assert parse_layer_mode("zero+wrap") == ("zeros", "circular")
+    assert parse_layer_mode(" reflect ") == "reflect"
+    assert parse_layer_modes("zeros,zeros+circular,spherical") == ("zeros", ("zeros", "circular"), "spherical")
+    with pytest.raises(PadkitError, match=r"MODE='zeros\+': expected a padding mode, or modes joined by '\+'"):
+        parse_layer_mode("zeros+")
+    with pytest.raises(PadkitError, match=r"MODE\[1\]='bogus'"):
+        parse_layer_mode("zeros+bogus")
+
+
+def test_cli_convert_per_axis(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    from padkit.cli import main
+
+    assert main(["convert", "torchvision:resnet18", "zeros+circular"]) == 0
+    out = capsys.readouterr().out
+    assert "PadConv2d(zeros+circular)" in out
+    assert "converted to zeros+circular" in out

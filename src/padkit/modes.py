@@ -42,7 +42,9 @@ __all__ = [
     "NEEDS_DATA",
     "NUMPY_NAMES",
     "PAD_MODES",
+    "PER_AXIS_SEPARATOR",
     "TORCH_NATIVE",
+    "WHOLE_LAYER_MODES",
     "ZERO_LIKE",
     "canonical_mode",
     "check_options",
@@ -50,6 +52,7 @@ __all__ = [
     "is_zero_fill",
     "layer_mode",
     "layer_modes",
+    "mode_name",
     "pad_mode_of",
 ]
 
@@ -91,6 +94,14 @@ LAYER_MODES: tuple[str, ...] = (
     "partial",
     "spherical",
 )
+
+#: Layer modes that apply to a whole layer only, never as one entry of a per-axis mode.
+WHOLE_LAYER_MODES: frozenset[str] = frozenset({"partial", *MAP_MODES})
+
+
+#: Joins the entries of a per-axis mode where it is written as text (``zeros+circular``: height zeros, width
+#: circular), in reports and on the command line.
+PER_AXIS_SEPARATOR = "+"
 
 #: Other spellings users bring from NumPy / PyTorch. Keys never collide with a canonical name.
 ALIASES: Mapping[str, str] = {
@@ -244,8 +255,14 @@ def layer_modes(
     return tuple(layer_mode(m, argname=f"{argname}[{i}]", allowed=per_axis) for i, m in enumerate(mode))
 
 
-#: Layer modes that apply to a whole layer only, never as one entry of a per-axis mode.
-WHOLE_LAYER_MODES: frozenset[str] = frozenset({"partial", *MAP_MODES})
+def mode_name(mode: str | tuple[str, ...]) -> str:
+    """A layer mode as text: its name, or a per-axis mode's names joined by :data:`PER_AXIS_SEPARATOR`.
+
+    Example:
+        >>> mode_name(("zeros", "circular"))
+        'zeros+circular'
+    """
+    return mode if isinstance(mode, str) else PER_AXIS_SEPARATOR.join(mode)
 
 
 def pad_mode_of(mode: str | tuple[str, ...]) -> Any:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .._validate import bad_type, check_choice, ntuple
 from ..geometry import PaddingArg, PaddingSpec, parse_padding, resolve_padding, transpose_extension
 from . import _impl
-from ._args import TRANSPOSE_MODES, check_spatial_size, mode_and_options, transpose_args
+from ._args import TRANSPOSE_MODES, LayerMode, check_spatial_size, mode_and_options, transpose_args
 from ._layer import padding_repr, shown_padding
 from .functional import ALGORITHMS
 
@@ -39,15 +39,15 @@ class _PadConvNd:
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
     groups: int
-    padding_mode: str
+    padding_mode: LayerMode
     kernel_size: tuple[int, ...]
 
     def _setup(
-        self, padding: Any, padding_mode: str, padding_options: Mapping[str, Any] | None, algorithm: str
+        self, padding: Any, padding_mode: str | Sequence[str], padding_options: Mapping[str, Any] | None, algorithm: str
     ) -> None:
         self._padding_spec = parse_padding(padding, self._nd)
         self.padding = shown_padding(padding, self._padding_spec, keep_int=False)
-        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options)
+        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options, nd=self._nd)
         self.algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
         ntuple(self.stride, self._nd, "stride", minimum=1)
         ntuple(self.dilation, self._nd, "dilation", minimum=1)
@@ -76,7 +76,7 @@ class _PadConvNd:
     def from_conv(
         cls,
         conv: Any,
-        padding_mode: str,
+        padding_mode: str | Sequence[str],
         *,
         padding: PaddingArg | None = None,
         padding_options: Mapping[str, Any] | None = None,
@@ -134,7 +134,7 @@ class PadConv1d(_PadConvNd, nn.Conv1d):  # type: ignore[misc]
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -181,7 +181,7 @@ class PadConv2d(_PadConvNd, nn.Conv2d):  # type: ignore[misc]
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -209,7 +209,7 @@ class PadConv3d(_PadConvNd, nn.Conv3d):  # type: ignore[misc]
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -232,12 +232,14 @@ class _PadConvTransposeNd:
     padding: tuple[int, ...]
     dilation: tuple[int, ...]
     groups: int
-    padding_mode: str
+    padding_mode: LayerMode
     kernel_size: tuple[int, ...]
     output_padding: tuple[int, ...]
 
-    def _setup(self, padding_mode: str, padding_options: Mapping[str, Any] | None) -> None:
-        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES)
+    def _setup(self, padding_mode: str | Sequence[str], padding_options: Mapping[str, Any] | None) -> None:
+        self.padding_mode, self.padding_options = mode_and_options(
+            padding_mode, padding_options, TRANSPOSE_MODES, self._nd
+        )
         transpose_args(self.stride, self.padding, self.output_padding, self.dilation, self._nd)
 
     def extra_repr(self) -> str:
@@ -273,7 +275,9 @@ class _PadConvTransposeNd:
         )
 
     @classmethod
-    def from_conv(cls, conv: Any, padding_mode: str, *, padding_options: Mapping[str, Any] | None = None) -> Any:
+    def from_conv(
+        cls, conv: Any, padding_mode: str | Sequence[str], *, padding_options: Mapping[str, Any] | None = None
+    ) -> Any:
         """A padkit transposed conv sharing ``conv``'s parameters, with a new padding mode."""
         make: Any = cls
         new = make(
@@ -330,7 +334,7 @@ class PadConvTranspose1d(_PadConvTransposeNd, nn.ConvTranspose1d):  # type: igno
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -369,7 +373,7 @@ class PadConvTranspose2d(_PadConvTransposeNd, nn.ConvTranspose2d):  # type: igno
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -408,7 +412,7 @@ class PadConvTranspose3d(_PadConvTransposeNd, nn.ConvTranspose3d):  # type: igno
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,

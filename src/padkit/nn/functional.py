@@ -142,11 +142,11 @@ def _conv(
     padding: Any,
     dilation: Any,
     groups: int,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
     algorithm: str,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options)
+    mode, options = mode_and_options(padding_mode, padding_options, nd=nd)
     check_choice(algorithm, "algorithm", ALGORITHMS)
     check_weight(weight, nd)
     s = ntuple(stride, nd, "stride", minimum=1)
@@ -163,7 +163,7 @@ def conv1d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     groups: int = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
     algorithm: str = "auto",
@@ -180,7 +180,7 @@ def conv2d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     groups: int = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
     algorithm: str = "auto",
@@ -214,7 +214,7 @@ def conv3d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     groups: int = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
     algorithm: str = "auto",
@@ -236,10 +236,10 @@ def _conv_transpose(
     output_padding: Any,
     groups: int,
     dilation: Any,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES)
+    mode, options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES, nd)
     check_weight(weight, nd)
     s, p, op, d = transpose_args(stride, padding, output_padding, dilation, nd)
     return _impl.conv_transpose(nd, input, weight, bias, s, p, op, groups, d, mode, options)
@@ -254,7 +254,7 @@ def conv_transpose1d(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -273,7 +273,7 @@ def conv_transpose2d(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -314,7 +314,7 @@ def conv_transpose3d(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -335,10 +335,10 @@ def _max_pool(
     padding: Any,
     dilation: Any,
     ceil_mode: bool,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options)
+    mode, options = mode_and_options(padding_mode, padding_options, nd=nd)
     k, s, d = pool_window(kernel_size, stride, dilation, nd)
     spec = parse_padding(padding, nd)
     return _impl.max_pool(nd, input, k, s, spec, d, ceil_mode, mode, options)
@@ -353,10 +353,10 @@ def _avg_pool(
     ceil_mode: bool,
     count_include_pad: bool,
     divisor_override: int | None,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options)
+    mode, options = mode_and_options(padding_mode, padding_options, nd=nd)
     k, s, _ = pool_window(kernel_size, stride, 1, nd)
     spec = parse_padding(padding, nd)
     return _impl.avg_pool(nd, input, k, s, spec, ceil_mode, count_include_pad, divisor_override, mode, options)
@@ -369,7 +369,7 @@ def max_pool1d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -384,7 +384,7 @@ def max_pool2d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -416,7 +416,7 @@ def max_pool3d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -431,7 +431,7 @@ def avg_pool1d(
     padding: PaddingArg = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -449,7 +449,7 @@ def avg_pool2d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -495,7 +495,7 @@ def avg_pool3d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
