@@ -366,3 +366,23 @@ def test_cli_convert_per_axis(capsys: pytest.CaptureFixture[str], tmp_path: obje
     out = capsys.readouterr().out
     assert "PadConv2d(zeros+circular)" in out
     assert "converted to zeros+circular" in out
+
+
+@pytest.mark.parametrize("mode", [("zeros", "circular"), ("reflect", "circular"), "spherical"])
+def test_onnx_export_matches_onnxruntime(mode: object, tmp_path: object) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        PadConv2d(3, 4, 3, padding=1, padding_mode=mode),  # type: ignore[arg-type]
+        PadMaxPool2d(3, 2, 1, padding_mode=mode),  # type: ignore[arg-type]
+        PadConvTranspose2d(4, 2, 3, 2, 1, 1, padding_mode=mode),  # type: ignore[arg-type]
+    ).eval()
+    x = torch.randn(1, 3, 12, 12)
+    path = f"{tmp_path}/per_axis.onnx"
+    torch.onnx.export(net, (x,), path, dynamo=False)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)

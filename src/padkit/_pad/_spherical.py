@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .._validate import bad_value
 from ._copy import copy_pad
@@ -69,6 +70,8 @@ def spherical_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int)
     if bottom:
         parts.append(_half_turn(x.narrow(h_dim, height - bottom, bottom).flip(h_dim), w_dim))
     y = torch.cat(parts, h_dim) if len(parts) > 1 else x
+    if (left or right) and torch.onnx.is_in_onnx_export() and 3 <= y.dim() <= 4 and max(left, right) <= y.shape[-1]:
+        return F.pad(y, (left, right, 0, 0), mode="circular")  # exports as ONNX ops; the copy below does not
     if left or right:
         widths = ((0, 0),) * w_dim + ((left, right),)
         y = copy_pad(y, widths, "circular")
