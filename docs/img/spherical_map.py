@@ -12,11 +12,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-import padkit  # noqa: E402
+import padkit
 
 H, W, PAD = 90, 180, 30  # 2-degree cells; 60 degrees of padding on every side
 
