@@ -32,7 +32,7 @@ from torch import Tensor
 
 from .._validate import bad_type, check_choice, ntuple
 from ..geometry import PaddingArg, parse_padding
-from ..modes import canonical_mode, check_options
+from ..modes import MAP_MODES, PAD_MODES, canonical_mode, check_options, layer_modes
 from . import _impl
 from ._args import TRANSPOSE_MODES, check_fill, check_weight, mode_and_options, pool_window, transpose_args
 from ._partial import cached_ratio
@@ -68,20 +68,32 @@ ALGORITHMS: tuple[str, ...] = ("auto", "pad", "border")
 # padding and the partial-convolution ratio
 # ----------------------------------------------------------------------------------------------------------------------
 def pad_spatial(
-    x: Tensor, pairs: Sequence[tuple[int, int]], mode: str, options: Mapping[str, Any] | None = None
+    x: Tensor,
+    pairs: Sequence[tuple[int, int]],
+    mode: str | Sequence[str],
+    options: Mapping[str, Any] | None = None,
 ) -> Tensor:
     """Pad the trailing ``len(pairs)`` dims of ``x`` with a pad ``mode``.
 
     Args:
         x: ``(N, C, *spatial)``.
         pairs: ``(before, after)`` per spatial dim, in dim order.
-        mode: a pad mode of :func:`padkit.pad` or its alias (``zeros`` is ``constant``); not ``partial``.
-        options: the mode's keyword options (``value``, ``stat_length``, ...).
+        mode: a pad mode of :func:`padkit.pad` or its alias (``zeros`` is ``constant``; ``spherical`` for 2-D maps);
+            not ``partial``. Or one mode per spatial dim, in dim order (padded last dim first).
+        options: the mode's keyword options (``value``, ``stat_length``, ...); with one mode per dim, each applies
+            to the dims whose mode takes it.
 
     Returns:
         ``(N, C, *padded_spatial)``.
     """
-    pad_mode = canonical_mode(mode, argname="mode")
+    pad_mode: str | tuple[str, ...]
+    if isinstance(mode, str):
+        pad_mode = canonical_mode(mode, argname="mode", allowed=PAD_MODES + MAP_MODES)
+    else:
+        pad_mode = tuple(
+            canonical_mode(m, argname=f"mode[{i}]")
+            for i, m in enumerate(layer_modes(mode, argname="mode", nd=len(pairs)))
+        )
     opts = check_options(pad_mode, options, argname="options")
     check_fill(opts, argname="options")
     return _impl.pad_spatial(x, tuple((int(b), int(a)) for b, a in pairs), pad_mode, opts)
