@@ -9,6 +9,10 @@ Two vocabularies, one table each:
   (a fill value other than 0 is its option). A layer's ``padding_mode`` reads back as the user gave it (aliases and
   case aside), and :func:`pad_mode_of` turns it into the pad mode the functional core runs.
 
+Two more forms: a **per-axis** layer mode is a tuple with one layer mode per spatial dim in dim order
+(:func:`layer_modes`; written ``zeros+circular`` in reports and on the command line, :func:`mode_name`), and the
+**map modes** (:data:`MAP_MODES`: ``spherical``) pad the last two dims of a 2-D map as a whole.
+
 Canonical names follow NumPy's ``np.pad`` except where PyTorch's name is the one CNN users type
 (``replicate`` for NumPy's ``edge``, ``circular`` for NumPy's ``wrap``). See ``docs/pad.md`` for the table of
 names across NumPy, PyTorch, SciPy, OpenCV and TensorFlow (mind the SciPy trap: SciPy's ``reflect`` is

@@ -153,10 +153,11 @@ class PadConv2d(_PadConvNd, nn.Conv2d):  # type: ignore[misc]
     ``padding``: int, ``(pH, pW)``, ``((top, bottom), (left, right))``, ``"valid"`` or ``"same"`` (output
     ``ceil(n / stride)``; odd extra padding at the end, TensorFlow's rule). ``padding_mode`` (read back as given,
     aliases resolved): ``zeros`` (default), ``constant`` (fill value in ``padding_options``), ``reflect``,
-    ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median`` or
-    ``partial``. ``padding_options``: the mode's keyword options. ``algorithm``: ``"auto"`` = ``"pad"``
-    (pad a copy, then a valid conv) or ``"border"`` (zero-padded conv + exact border correction, no padded copy;
-    first-order gradients only): see ``padkit.nn.functional.ALGORITHMS``.
+    ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median``,
+    ``partial`` or ``spherical`` (equirectangular maps); or a tuple with one mode per spatial dim in dim order
+    (``("zeros", "circular")``: height zeros, width circular). ``padding_options``: the mode's keyword options.
+    ``algorithm``: ``"auto"`` = ``"pad"`` (pad a copy, then a valid conv) or ``"border"`` (zero-padded conv + exact
+    border correction, no padded copy; first-order gradients only): see ``padkit.nn.functional.ALGORITHMS``.
 
     Shapes: input ``(N, C_in, H, W)`` -> output ``(N, C_out, H_out, W_out)``.
 
