@@ -163,9 +163,10 @@ def test_spherical_errors() -> None:
         pad(torch.zeros(1, 4, 6), (1, 1, 1, 1), mode="spherical", reflect_type="odd")
 
 
-def test_spherical_gradcheck() -> None:
-    x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
-    fn = lambda t: pad(t, (3, 2, 3, 1), mode="spherical")  # noqa: E731
+@pytest.mark.parametrize(("width", "widths"), [(4, (3, 2, 3, 1)), (2, (5, 0, 0, 2)), (6, (0, 0, 2, 3))])
+def test_spherical_gradcheck(width: int, widths: tuple[int, int, int, int]) -> None:
+    x = torch.randn(2, 3, width, dtype=torch.float64, requires_grad=True)
+    fn = lambda t: pad(t, widths, mode="spherical")  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x,))
     assert torch.autograd.gradgradcheck(fn, (x,))
 
