@@ -387,3 +387,17 @@ def test_onnx_export_matches_onnxruntime(mode: object, tmp_path: object) -> None
     with torch.no_grad():
         ref = net(x).numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_experiment_modes_take_per_axis_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    from padkit.cli import main
+    from padkit.lab.experiments.modes import ModesConfig, SmallCNN
+
+    cfg = ModesConfig(modes=("zeros", ["zero", "wrap"], "spherical"))
+    assert cfg.modes == ("zeros", ("zeros", "circular"), "spherical")
+    net = SmallCNN(("zeros", "circular"), 3, 4)
+    assert net(torch.randn(1, 3, 16, 16)).shape == (1, 4)
+    assert main(["experiment", "red-green", "--modes", "zeros+circular"]) == 2
+    assert "--modes='zeros+circular': expected only with NAME='modes'" in capsys.readouterr().err
+    assert main(["experiment", "modes", "--modes", "zeros+bogus"]) == 2
+    assert "--modes[1]='bogus'" in capsys.readouterr().err
