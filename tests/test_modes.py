@@ -34,3 +34,31 @@ def test_unknown_mode_names_value_and_allowed():
 def test_non_string_mode_is_type_error():
     with pytest.raises(PadkitTypeError, match=r"mode=3 \(int\): expected a padding mode name"):
         canonical_mode(3)
+
+
+def test_layer_modes_per_axis() -> None:
+    from padkit.modes import is_zero_fill, layer_modes, mode_name, pad_mode_of
+
+    assert layer_modes("Wrap") == "circular"
+    assert layer_modes(["zero", "edge"]) == ("zeros", "replicate")
+    assert pad_mode_of(("zeros", "circular")) == ("constant", "circular")
+    assert is_zero_fill(("zeros", "constant"))
+    assert not is_zero_fill(("zeros", "constant"), {"value": 1})
+    assert mode_name(("zeros", "circular")) == "zeros+circular"
+    with pytest.raises(PadkitError, match=r"padding_mode=\(\): expected at least one mode"):
+        layer_modes(())
+    with pytest.raises(PadkitError, match=r"padding_mode\[0\]='partial'"):
+        layer_modes(("partial", "zeros"))
+    with pytest.raises(PadkitTypeError):
+        layer_modes(3)
+
+
+def test_check_options_per_axis() -> None:
+    from padkit.modes import check_options
+
+    assert check_options(("constant", "reflect"), {"value": 1, "reflect_type": "odd"}) == {
+        "value": 1,
+        "reflect_type": "odd",
+    }
+    with pytest.raises(PadkitError, match="does not accept"):
+        check_options(("zeros", "circular"), {"value": 1})

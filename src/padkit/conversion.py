@@ -32,7 +32,7 @@ from torch import nn
 from ._report import REPORT_FORMAT, to_json
 from ._validate import bad_type
 from .layers import PADDED_BASES, has_padding, layer_kind, padded_subclass, padding_mode
-from .modes import layer_mode
+from .modes import MAP_MODES, layer_modes, mode_name
 
 __all__ = ["ConversionReport", "LayerChange", "SkippedLayer", "convert", "convert_report"]
 
@@ -62,7 +62,7 @@ class SkippedLayer:
 class ConversionReport:
     """What :func:`convert_report` changed (``changes``) and what padded layers it left alone (``skipped``)."""
 
-    mode: str
+    mode: str | tuple[str, ...]
     changes: tuple[LayerChange, ...]
     skipped: tuple[SkippedLayer, ...]
 
@@ -74,13 +74,14 @@ class ConversionReport:
         """A plain-text table, one line per change (and per skipped layer)."""
         lines = [f"{c.name or '<root>'}: {c.old} -> {c.new}" for c in self.changes]
         lines += [f"{s.name or '<root>'}: skipped {s.type} ({s.reason})" for s in self.skipped]
-        lines.append(f"{len(self.changes)} layer(s) converted to {self.mode}, {len(self.skipped)} skipped")
+        lines.append(f"{len(self.changes)} layer(s) converted to {mode_name(self.mode)}, {len(self.skipped)} skipped")
         return "\n".join(lines)
 
 
-def _describe(module: nn.Module, mode: str | None = None) -> str:
-    """``Type(mode)``; the mode is the layer's own (:func:`padkit.layers.padding_mode`) unless given."""
-    return f"{type(module).__name__}({padding_mode(module) if mode is None else mode})"
+def _describe(module: nn.Module, mode: str | tuple[str, ...] | None = None) -> str:
+    """``Type(mode)``; the mode is the layer's own (:func:`padkit.layers.padding_mode`) unless given; a per-axis
+    mode is written ``zeros+circular`` (:func:`padkit.modes.mode_name`)."""
+    return f"{type(module).__name__}({mode_name(padding_mode(module) if mode is None else mode)})"
 
 
 _FILTER_ITEMS = "fnmatch patterns (str), layer types, or a sequence of them"
@@ -103,9 +104,13 @@ def _matches(name: str, module: nn.Module, flt: Filter) -> bool:
     return any(fnmatch.fnmatchcase(name, item) if isinstance(item, str) else isinstance(module, item) for item in items)
 
 
-def _replacement(module: nn.Module, mode: str) -> tuple[nn.Module | None, str]:
+def _replacement(module: nn.Module, mode: str | tuple[str, ...]) -> tuple[nn.Module | None, str]:
     """The padkit layer replacing ``module`` (or None and the reason it is not replaced)."""
     spec = layer_kind(module)
+    if spec is not None and isinstance(mode, tuple) and len(mode) != spec.nd:
+        return None, f"the per-axis mode {mode_name(mode)} names {len(mode)} dims, the layer has {spec.nd}"
+    if spec is not None and mode in MAP_MODES and spec.nd != 2:
+        return None, f"{mode} pads 2-D maps, the layer has {spec.nd} spatial dim(s)"
     if spec is not None and spec.tf_same:  # pads per input size: padkit's padding="same" is the same split
         if spec.kind == "conv":
             return spec.padkit_type.from_conv(module, mode, padding="same"), ""  # type: ignore[union-attr]
@@ -131,7 +136,7 @@ def _replacement(module: nn.Module, mode: str) -> tuple[nn.Module | None, str]:
 
 def convert_report(
     model: nn.Module,
-    mode: str,
+    mode: str | Sequence[str],
     *,
     inplace: bool = False,
     include: Filter = None,
@@ -141,8 +146,10 @@ def convert_report(
 
     Args:
         model: any ``nn.Module`` (the root itself may be a target layer).
-        mode: a ``padkit.modes.LAYER_MODES`` name or alias (``"zeros"``, ``"reflect"``, ``"partial"``, ...), read
-            with :func:`padkit.modes.layer_mode`; the report names it so (``zeros`` for zero padding). For pooling,
+        mode: a ``padkit.modes.LAYER_MODES`` name or alias (``"zeros"``, ``"reflect"``, ``"partial"``, ...), or a
+            per-axis mode, one mode per spatial dim in dim order (``("zeros", "circular")``: height zeros, width
+            circular; layers with another number of spatial dims are skipped), read with
+            :func:`padkit.modes.layer_modes`; the report names it so (``zeros`` for zero padding). For pooling,
             ``zeros``/``constant`` means PyTorch's own pooling padding (see ``padkit.nn.pool``).
         inplace: modify ``model`` itself; otherwise a deep copy is converted and ``model`` is untouched.
         include: only layers whose qualified name matches one of these fnmatch patterns, or that are instances
@@ -153,7 +160,7 @@ def convert_report(
         ``(converted_model, report)``. The converted model's parameters are the (copied or original) model's own
         parameter objects, so ``state_dict`` keys and values are unchanged.
     """
-    mode = layer_mode(mode, argname="mode")
+    mode = layer_modes(mode, argname="mode")
     if not isinstance(model, nn.Module):
         raise bad_type("model", model, "a torch.nn.Module")
     _check_filter(include, "include")
@@ -162,10 +169,10 @@ def convert_report(
 
 
 def replace_layers(
-    model: nn.Module, mode: str, *, include: Filter = None, exclude: Filter = None
+    model: nn.Module, mode: str | tuple[str, ...], *, include: Filter = None, exclude: Filter = None
 ) -> tuple[nn.Module, ConversionReport]:
     """:func:`convert_report`'s implementation, for callers whose arguments are canonical: ``mode`` a layer-mode
-    name (:func:`padkit.modes.layer_mode`), filters checked; ``model`` is converted in place."""
+    name or per-axis tuple (:func:`padkit.modes.layer_modes`), filters checked; ``model`` is converted in place."""
     changes: list[LayerChange] = []
     skipped: list[SkippedLayer] = []
 
@@ -196,7 +203,7 @@ def replace_layers(
 
 def convert(
     model: nn.Module,
-    mode: str,
+    mode: str | Sequence[str],
     *,
     inplace: bool = False,
     include: Filter = None,

@@ -141,12 +141,15 @@ def padded_subclass(module: nn.Module) -> bool:
     return isinstance(module, PADDED_BASES) and layer_kind(module) is None
 
 
-def padding_mode(module: nn.Module) -> str:
-    """The layer's padding mode in padkit's layer vocabulary (``zeros`` for zero padding, PyTorch's spelling).
+def padding_mode(module: nn.Module) -> str | tuple[str, ...]:
+    """The layer's padding mode in padkit's layer vocabulary (``zeros`` for zero padding, PyTorch's spelling); a
+    per-axis mode is a tuple, one mode per spatial dim in dim order.
 
     torch pools and timm's 'same' layers pad with PyTorch's own pooling/conv padding: ``zeros``.
     """
     mode = getattr(module, "padding_mode", None)
+    if isinstance(mode, tuple) and mode and all(isinstance(m, str) for m in mode):
+        return mode
     return mode if isinstance(mode, str) else "zeros"
 
 

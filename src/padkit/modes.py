@@ -9,6 +9,10 @@ Two vocabularies, one table each:
   (a fill value other than 0 is its option). A layer's ``padding_mode`` reads back as the user gave it (aliases and
   case aside), and :func:`pad_mode_of` turns it into the pad mode the functional core runs.
 
+Two more forms: a **per-axis** layer mode is a tuple with one layer mode per spatial dim in dim order
+(:func:`layer_modes`; written ``zeros+circular`` in reports and on the command line, :func:`mode_name`), and the
+**map modes** (:data:`MAP_MODES`: ``spherical``) pad the last two dims of a 2-D map as a whole.
+
 Canonical names follow NumPy's ``np.pad`` except where PyTorch's name is the one CNN users type
 (``replicate`` for NumPy's ``edge``, ``circular`` for NumPy's ``wrap``). See ``docs/pad.md`` for the table of
 names across NumPy, PyTorch, SciPy, OpenCV and TensorFlow (mind the SciPy trap: SciPy's ``reflect`` is
@@ -37,21 +41,26 @@ __all__ = [
     "COPY_MODES",
     "LAYER_ALIASES",
     "LAYER_MODES",
+    "MAP_MODES",
     "MODE_OPTIONS",
     "NEEDS_DATA",
     "NUMPY_NAMES",
     "PAD_MODES",
+    "PER_AXIS_SEPARATOR",
     "TORCH_NATIVE",
+    "WHOLE_LAYER_MODES",
     "ZERO_LIKE",
     "canonical_mode",
     "check_options",
     "index_map",
     "is_zero_fill",
     "layer_mode",
+    "layer_modes",
+    "mode_name",
     "pad_mode_of",
 ]
 
-#: Every mode ``padkit.pad`` implements (canonical names).
+#: The modes ``padkit.pad`` implements dimension by dimension, as ``np.pad`` does (canonical names).
 PAD_MODES: tuple[str, ...] = (
     "constant",
     "reflect",
@@ -65,6 +74,12 @@ PAD_MODES: tuple[str, ...] = (
     "median",
     "empty",
 )
+
+#: Modes that pad a 2-D map as a whole (the last two dims: height = latitude, width = longitude), so they never
+#: enter a per-axis mode. ``spherical``: the width wraps around; a row beyond a pole is the row at the same distance
+#: from that pole, shifted by half the width (180 degrees of longitude). ``padkit.pad`` takes them besides
+#: :data:`PAD_MODES`.
+MAP_MODES: tuple[str, ...] = ("spherical",)
 
 #: Modes a padkit layer accepts (layer vocabulary): every pad mode that makes sense inside a network, ``zeros``
 #: (PyTorch's name for constant 0), and partial convolution.
@@ -81,7 +96,16 @@ LAYER_MODES: tuple[str, ...] = (
     "mean",
     "median",
     "partial",
+    "spherical",
 )
+
+#: Layer modes that apply to a whole layer only, never as one entry of a per-axis mode.
+WHOLE_LAYER_MODES: frozenset[str] = frozenset({"partial", *MAP_MODES})
+
+
+#: Joins the entries of a per-axis mode where it is written as text (``zeros+circular``: height zeros, width
+#: circular), in reports and on the command line.
+PER_AXIS_SEPARATOR = "+"
 
 #: Other spellings users bring from NumPy / PyTorch. Keys never collide with a canonical name.
 ALIASES: Mapping[str, str] = {
@@ -134,11 +158,23 @@ MODE_OPTIONS: Mapping[str, frozenset[str]] = {
     "median": frozenset({"stat_length"}),
     "empty": frozenset(),
     "partial": frozenset(),
+    "spherical": frozenset(),
 }
 
 #: Modes that read the data to pad, so they cannot pad a dimension of size 0.
 NEEDS_DATA: frozenset[str] = frozenset(
-    {"reflect", "symmetric", "replicate", "circular", "linear_ramp", "maximum", "minimum", "mean", "median"}
+    {
+        "reflect",
+        "symmetric",
+        "replicate",
+        "circular",
+        "linear_ramp",
+        "maximum",
+        "minimum",
+        "mean",
+        "median",
+        "spherical",
+    }
 )
 
 #: Canonical mode -> the name ``torch.nn.functional.pad`` uses, for the modes PyTorch has.
@@ -197,13 +233,60 @@ def layer_mode(mode: object, *, argname: str = "padding_mode", allowed: tuple[st
     return key
 
 
-def pad_mode_of(mode: str) -> str:
-    """The pad mode a layer mode runs: ``zeros`` and ``partial`` pad with ``constant`` (0), others are themselves."""
+def layer_modes(
+    mode: object, *, argname: str = "padding_mode", allowed: tuple[str, ...] = LAYER_MODES, nd: int | None = None
+) -> str | tuple[str, ...]:
+    """A layer's ``padding_mode``: one layer mode (:func:`layer_mode`), or a per-axis mode, one mode per spatial dim
+    in dim order (``("zeros", "circular")``: height zeros, width circular), returned as a tuple of layer modes.
+
+    ``partial`` and the map modes (:data:`MAP_MODES`) are whole-layer modes, never an entry of a per-axis mode.
+    ``nd``, when given, is the number of spatial dims a per-axis mode must name.
+
+    Example:
+        >>> layer_modes(["zero", "Wrap"])
+        ('zeros', 'circular')
+    """
+    if isinstance(mode, str):
+        return layer_mode(mode, argname=argname, allowed=allowed)
+    if not isinstance(mode, (tuple, list)):
+        raise PadkitTypeError(
+            f"{argname}={mode!r} ({type(mode).__name__}): expected a padding mode name (str) or a tuple of them"
+        )
+    count = "at least one" if nd is None else str(nd)
+    if not mode or (nd is not None and len(mode) != nd):
+        raise PadkitValueError(f"{argname}={mode!r}: expected {count} mode(s), one per spatial dim in dim order")
+    per_axis = tuple(m for m in allowed if m not in WHOLE_LAYER_MODES)
+    return tuple(layer_mode(m, argname=f"{argname}[{i}]", allowed=per_axis) for i, m in enumerate(mode))
+
+
+def mode_name(mode: str | tuple[str, ...]) -> str:
+    """A layer mode as text: its name, or a per-axis mode's names joined by :data:`PER_AXIS_SEPARATOR`.
+
+    Example:
+        >>> mode_name(("zeros", "circular"))
+        'zeros+circular'
+    """
+    return mode if isinstance(mode, str) else PER_AXIS_SEPARATOR.join(mode)
+
+
+def pad_mode_of(mode: str | tuple[str, ...]) -> Any:
+    """The pad mode a layer mode runs: ``zeros`` and ``partial`` pad with ``constant`` (0), others are themselves;
+    a per-axis mode maps entry by entry.
+
+    Example:
+        >>> pad_mode_of("zeros"), pad_mode_of(("zeros", "circular"))
+        ('constant', ('constant', 'circular'))
+    """
+    if isinstance(mode, tuple):
+        return tuple(pad_mode_of(m) for m in mode)
     return "constant" if mode in ZERO_LIKE else mode
 
 
-def is_zero_fill(mode: str, options: Mapping[str, Any] | None = None) -> bool:
-    """Whether a (pad or layer) mode with these options pads with the value 0 (``partial`` excluded)."""
+def is_zero_fill(mode: str | tuple[str, ...], options: Mapping[str, Any] | None = None) -> bool:
+    """Whether a (pad or layer) mode with these options pads with the value 0 (``partial`` excluded); a per-axis
+    mode does when every entry does."""
+    if isinstance(mode, tuple):
+        return all(is_zero_fill(m, options) for m in mode)
     if mode == "zeros":
         return True
     if mode != "constant":
@@ -213,13 +296,17 @@ def is_zero_fill(mode: str, options: Mapping[str, Any] | None = None) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0)
 
 
-def check_options(mode: str, options: Mapping[str, Any] | None, argname: str = "padding_options") -> dict[str, Any]:
-    """``options`` as a dict, if it holds only keywords ``mode`` accepts (:data:`MODE_OPTIONS`)."""
+def check_options(
+    mode: str | tuple[str, ...], options: Mapping[str, Any] | None, argname: str = "padding_options"
+) -> dict[str, Any]:
+    """``options`` as a dict, if it holds only keywords ``mode`` accepts (:data:`MODE_OPTIONS`); for a per-axis
+    mode, keywords that at least one of its entries accepts (each applies to the dims whose mode takes it)."""
     if options is None:
         return {}
     if not isinstance(options, Mapping):
         raise PadkitTypeError(f"{argname}={options!r} ({type(options).__name__}): expected a mapping or None")
-    allowed = MODE_OPTIONS.get(mode, frozenset())
+    modes = mode if isinstance(mode, tuple) else (mode,)
+    allowed = frozenset().union(*(MODE_OPTIONS.get(m, frozenset()) for m in modes))
     bad = sorted(set(options) - allowed)
     if bad:
         raise PadkitValueError(

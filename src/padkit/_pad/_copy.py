@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,9 @@ _NATIVE_REFUSED = {
     "reflect": frozenset({torch.bool, torch.uint16, torch.uint32, torch.uint64}),
     "replicate": frozenset({torch.bool, torch.uint16, torch.uint32, torch.uint64}),
 }
+
+#: A copy mode, or one copy mode per dimension of the input (dim order; unpadded dims' entries are never read).
+Modes = Union[str, tuple[str, ...]]
 
 Run = tuple[int, int, int, int]  # (out_start, length, src_start, step) with step in {1, -1, 0}; src_start = lowest
 
@@ -79,10 +82,14 @@ def border_runs(size: int, before: int, after: int, mode: str) -> tuple[Run, ...
     return tuple(runs)
 
 
-def native_ok(shape: Sequence[int], dtype: torch.dtype, widths: Widths, mode: str) -> bool:
+def _mode_at(mode: Modes, d: int) -> str:
+    return mode if isinstance(mode, str) else mode[d]
+
+
+def native_ok(shape: Sequence[int], dtype: torch.dtype, widths: Widths, mode: Modes) -> bool:
     """Whether F.pad computes this (non-negative widths) copy-mode padding, with np.pad's values."""
     # circular is never handed to F.pad: its F.pad forward drops channels_last and its backward is slow
-    if mode not in ("reflect", "replicate") or dtype in _NATIVE_REFUSED[mode]:
+    if not isinstance(mode, str) or mode not in ("reflect", "replicate") or dtype in _NATIVE_REFUSED[mode]:
         return False
     ndim = len(shape)
     padded = [d for d, (b, a) in enumerate(widths) if b or a]
@@ -98,10 +105,10 @@ def native_ok(shape: Sequence[int], dtype: torch.dtype, widths: Widths, mode: st
     return True
 
 
-def _native(x: torch.Tensor, widths: Widths, mode: str) -> torch.Tensor:
+def _native(x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Tensor:
     """``F.pad`` on the trailing dimensions from the first padded one (where :func:`native_ok`)."""
     first = next(d for d, (b, a) in enumerate(widths) if b or a)
-    return F.pad(x, flat_pad(widths[first:]), mode=TORCH_NATIVE[mode])
+    return F.pad(x, flat_pad(widths[first:]), mode=TORCH_NATIVE[_mode_at(mode, first)])
 
 
 def _out_memory_format(x: torch.Tensor) -> torch.memory_format:
@@ -112,7 +119,7 @@ def _out_memory_format(x: torch.Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
-def _copy_pad_forward(x: torch.Tensor, widths: Widths, mode: str) -> torch.Tensor:
+def _copy_pad_forward(x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Tensor:
     shape = tuple(x.shape)
     if native_ok(shape, x.dtype, widths, mode):
         return _native(x, widths, mode)
@@ -132,7 +139,7 @@ def _copy_pad_forward(x: torch.Tensor, widths: Widths, mode: str) -> torch.Tenso
         for e in range(d + 1, len(widths)):
             full = full.narrow(e, widths[e][0], shape[e])
         # `full`: full extent in dims <= d, center in dims > d
-        for out_start, length, src, step in _runs(size, b, a, mode):
+        for out_start, length, src, step in _runs(size, b, a, _mode_at(mode, d)):
             dst = full.narrow(d, out_start, length)
             if step == 0:
                 dst.copy_(valid.narrow(d, src, 1).expand_as(dst))
@@ -144,7 +151,7 @@ def _copy_pad_forward(x: torch.Tensor, widths: Widths, mode: str) -> torch.Tenso
     return out
 
 
-def _copy_pad_fold(g: torch.Tensor, widths: Widths, mode: str, in_shape: Sequence[int]) -> torch.Tensor:
+def _copy_pad_fold(g: torch.Tensor, widths: Widths, mode: Modes, in_shape: Sequence[int]) -> torch.Tensor:
     """Adjoint of :func:`_copy_pad_forward`: add every border gradient back onto the input position it copies."""
     for d in range(len(widths) - 1, -1, -1):
         b, a = widths[d]
@@ -152,7 +159,7 @@ def _copy_pad_fold(g: torch.Tensor, widths: Widths, mode: str, in_shape: Sequenc
             continue
         size = in_shape[d]
         acc = g.narrow(d, b, size).clone()
-        for out_start, length, src, step in _runs(size, b, a, mode):
+        for out_start, length, src, step in _runs(size, b, a, _mode_at(mode, d)):
             piece = g.narrow(d, out_start, length)
             if step == 0:
                 acc.narrow(d, src, 1).add_(piece.sum(d, keepdim=True))
@@ -168,7 +175,7 @@ class CopyPad(torch.autograd.Function):
     """Copy-mode padding whose backward is :class:`CopyFold`: ``CopyPad.apply(x, widths, mode)``."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, widths: Widths, mode: str) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Tensor:
         ctx.widths, ctx.mode, ctx.in_shape = widths, mode, tuple(x.shape)
         return _copy_pad_forward(x, widths, mode)
 
@@ -181,7 +188,7 @@ class CopyFold(torch.autograd.Function):
     """The fold of a padded gradient onto the input; its backward is :class:`CopyPad` (double backward)."""
 
     @staticmethod
-    def forward(ctx: Any, g: torch.Tensor, widths: Widths, mode: str, in_shape: tuple[int, ...]) -> torch.Tensor:
+    def forward(ctx: Any, g: torch.Tensor, widths: Widths, mode: Modes, in_shape: tuple[int, ...]) -> torch.Tensor:
         ctx.widths, ctx.mode = widths, mode
         return _copy_pad_fold(g, widths, mode, in_shape)
 
@@ -190,8 +197,9 @@ class CopyFold(torch.autograd.Function):
         return CopyPad.apply(gg, ctx.widths, ctx.mode), None, None, None
 
 
-def copy_pad(x: torch.Tensor, widths: Widths, mode: str) -> torch.Tensor:
-    """Pad ``x`` by per-dim non-negative ``widths`` (dim order) with a copy mode (:data:`padkit.modes.COPY_MODES`)."""
+def copy_pad(x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Tensor:
+    """Pad ``x`` by per-dim non-negative ``widths`` (dim order) with a copy mode (:data:`padkit.modes.COPY_MODES`),
+    or with one copy mode per dimension (a tuple in dim order): one output allocation either way."""
     # F.pad's reflect/replicate backward is a deterministic loop on CPU (atomics only on CUDA), so on CPU the native
     # op is used with its own autograd; elsewhere the fold keeps the backward deterministic by construction.
     native_autograd = torch.compiler.is_compiling() or x.device.type == "cpu"

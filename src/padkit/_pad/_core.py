@@ -19,9 +19,9 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from .._validate import bad_type
+from .._validate import bad_type, bad_value
 from ..geometry import flat_pad, pairs_from_flat
-from ..modes import COPY_MODES, canonical_mode
+from ..modes import COPY_MODES, MAP_MODES, PAD_MODES, canonical_mode
 from ._args import (
     Widths,
     canonical_options,
@@ -33,6 +33,8 @@ from ._args import (
 )
 from ._copy import copy_pad
 from ._numpy_modes import linear_ramp, odd_reflect, statistic
+from ._per_axis import pad_per_axis
+from ._spherical import check_spherical, spherical_pad
 
 __all__ = ["pad", "pad_canonical"]
 
@@ -40,23 +42,30 @@ __all__ = ["pad", "pad_canonical"]
 def pad(
     input: torch.Tensor,
     pad: Sequence[int],
-    mode: str = "constant",
+    mode: str | Sequence[str] = "constant",
     value: float | None = None,
     **options: Any,
 ) -> torch.Tensor:
-    """Pad a tensor like :func:`torch.nn.functional.pad`, with every ``np.pad`` mode, rank and width.
+    """Pad a tensor like :func:`torch.nn.functional.pad`, with every ``np.pad`` mode, rank and width, a mode per
+    dimension, and ``spherical`` for equirectangular maps.
 
     Args:
         input: tensor of any shape ``(*)``, any dtype the mode makes sense for.
         pad: flat widths, last dimension first: ``(left_last, right_last, left_2nd_last, right_2nd_last, ...)``;
             even length up to ``2 * input.dim()``. Negative widths crop (crop first, then pad).
         mode: ``constant`` (``zeros``), ``reflect``, ``symmetric``, ``replicate`` (``edge``), ``circular``
-            (``wrap``), ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median``, ``empty``.
+            (``wrap``), ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median``, ``empty``; or a sequence
+            of these, one per pair of ``pad`` (F.pad's order: last dimension first), which pads the dimensions one
+            after the other, last dimension first, each with its mode; or ``spherical`` (the last two dims are a
+            map, height = latitude, width = longitude: ``pad=(left, right, top, bottom)``, the width even, at
+            most the height beyond each pole).
         value: the constant for ``constant`` mode (F.pad's name); default 0.
         **options: NumPy's options, each only with its mode: ``constant_values`` (constant; not together with
             ``value``), ``reflect_type`` (``"even"``/``"odd"``; reflect, symmetric), ``end_values``
             (linear_ramp), ``stat_length`` (maximum, minimum, mean, median). Values are a scalar, a
-            ``(before, after)`` pair for every padded dimension, or one entry per ``pad`` entry.
+            ``(before, after)`` pair for every padded dimension, or one entry per ``pad`` entry. With a sequence
+            of modes an option applies to the dimensions whose mode takes it, and one that no mode takes is an
+            error.
 
     Returns:
         The padded tensor, shape ``(*)`` grown by the widths, same dtype and device (and memory format).
@@ -72,12 +81,19 @@ def pad(
         tensor([[3, 2, 1, 2, 3, 2]])
         >>> pad(x, (2, 2), mode="linear_ramp", end_values=9)
         tensor([[9, 5, 1, 2, 3, 6, 9]])
+        >>> pad(x, (1, 1, 1, 0), mode=("circular", "reflect"))
+        tensor([[3, 1, 2, 3, 1],
+                [3, 1, 2, 3, 1]])
     """
     if not isinstance(input, torch.Tensor):
         raise bad_type("input", input, "a torch.Tensor")
-    mode = canonical_mode(mode)
     ndim = input.dim()
     flat = parse_pad(pad, ndim)
+    if not isinstance(mode, str):
+        return pad_per_axis(input, flat, mode, value, options)
+    mode = canonical_mode(mode, allowed=PAD_MODES + MAP_MODES)
+    if mode == "spherical":
+        return _spherical(input, pad, flat, value, options)
     check_option_names(mode, value, options)
     opts = canonical_options(mode, value, options, len(flat), ndim)
     widths = pairs_from_flat(flat, ndim)
@@ -90,6 +106,16 @@ def pad(
     else:
         check_readable(input.shape, input.dtype, widths, mode)
     return pad_canonical(input, widths, mode, opts)
+
+
+def _spherical(
+    x: torch.Tensor, pad: object, flat: tuple[int, ...], value: object, options: Mapping[str, Any]
+) -> torch.Tensor:
+    check_option_names("spherical", value, options)
+    if len(flat) != 4:
+        raise bad_value("pad", pad, "4 entries (left, right, top, bottom) for mode='spherical'")
+    check_spherical(x.shape, flat[2], flat[3], flat[0], flat[1])
+    return spherical_pad(x, flat[2], flat[3], flat[0], flat[1])
 
 
 def _crop(x: torch.Tensor, widths: Widths) -> tuple[torch.Tensor, Widths]:
@@ -125,7 +151,8 @@ def pad_canonical(x: torch.Tensor, widths: Widths, mode: str, options: Mapping[s
       order). A negative width crops that side first (at most the whole dimension); the cropped tensor is padded
       by the non-negative widths. After the crops, a dimension padded by a data-reading mode
       (:data:`padkit.modes.NEEDS_DATA`) is not empty, and ``maximum``/``minimum``/``median`` see a real dtype.
-    * ``mode``: a canonical pad mode (:data:`padkit.modes.PAD_MODES`; ``constant``, not ``zeros``).
+    * ``mode``: a canonical pad mode (:data:`padkit.modes.PAD_MODES`; ``constant``, not ``zeros``) or
+      ``spherical`` (widths checked by :func:`._spherical.check_spherical`).
     * ``options``: the mode's options in canonical form (:func:`padkit._pad._args.canonical_options` makes
       them from ``pad``'s forms); a missing key means NumPy's default:
 
@@ -145,6 +172,9 @@ def pad_canonical(x: torch.Tensor, widths: Widths, mode: str, options: Mapping[s
             return F.pad(x, flat_pad(widths[first:]), mode="constant", value=cval)  # type: ignore[arg-type]
         x, pos = _crop(x, widths)
         return _constant_per_side(x, pos, cval)
+    if mode == "spherical":  # non-negative widths on the last two dims (check_spherical)
+        (top, bottom), (left, right) = widths[-2], widths[-1]
+        return spherical_pad(x, top, bottom, left, right)
     x, pos = _crop(x, widths)
     if mode in COPY_MODES:
         if options.get("reflect_type", "even") == "odd":

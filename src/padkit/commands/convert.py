@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .._errors import PadkitValueError
+from ._types import parse_layer_mode
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -16,7 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", metavar="MODEL", help="torchvision:NAME, timm:NAME, package.module:factory, or a .pt/.pth/.pt2 file"
     )
-    parser.add_argument("mode", metavar="MODE", help="zeros, reflect, symmetric, replicate, circular, partial, ...")
+    parser.add_argument(
+        "mode",
+        metavar="MODE",
+        help="zeros, reflect, symmetric, replicate, circular, partial, spherical, ...; or one mode per spatial dim "
+        "joined by '+' (zeros+circular: height zeros, width circular; docs/nn.md)",
+    )
     parser.add_argument("--weights", default=None, help="state_dict file (loaded with weights_only=True)")
     parser.add_argument("--include", action="append", default=None, help="only layers matching this name pattern")
     parser.add_argument("--exclude", action="append", default=None, help="skip layers matching this name pattern")
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models import load_model
     from .plan import parse_input_size
 
+    mode = parse_layer_mode(args.mode)
     size = parse_input_size(args.input_size) if args.input_size else None  # bad input before any output
     model = load_model(args.model, args.weights)  # already in eval mode (torch.export modules refuse .eval())
     if isinstance(model, torch.jit.ScriptModule):
@@ -50,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             f"MODEL={args.model!r} is a torch.export program: its convolutions are graph ops, not layers, so there is "
             "nothing to replace; allowed: a torchvision:/timm: spec or a package.module:factory (with --weights)"
         )
-    converted, report = convert_report(model, args.mode, include=args.include, exclude=args.exclude)
+    converted, report = convert_report(model, mode, include=args.include, exclude=args.exclude)
     if args.json == "-":
         print(report.to_json())
     else:

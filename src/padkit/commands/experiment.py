@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from .._report import REPORT_FORMAT, to_json
-from .._validate import check_choice
-from ._types import int_at_least
+from .._validate import bad_value, check_choice
+from ._types import int_at_least, parse_layer_modes
 
 __all__ = ["HELP", "NAMES", "add_arguments", "run"]
 
@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--epochs", type=int_at_least(1), default=None, help="training epochs (default: the experiment's)"
+    )
+    parser.add_argument(
+        "--modes",
+        default=None,
+        help="padding modes the 'modes' experiment compares, comma-separated; one mode per spatial dim joined by '+' "
+        "(zeros+circular: height zeros, width circular; docs/nn.md) (default: the experiment's)",
     )
     parser.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON ('-' for stdout)")
     parser.add_argument(
@@ -73,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
     check_choice(args.name, "NAME", (*EXPERIMENTS, "list"))
     config_cls, run_fn = EXPERIMENTS[args.name]
     overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None}
+    if getattr(args, "modes", None) is not None:
+        if args.name != "modes":
+            raise bad_value("--modes", args.modes, f"only with NAME='modes' (NAME={args.name!r} compares no modes)")
+        overrides["modes"] = parse_layer_modes(args.modes)
     config = dataclasses.replace(config_cls(), **overrides)
     result = run_fn(config, progress=not args.no_progress)
     table = render_markdown(result)

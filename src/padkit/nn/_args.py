@@ -7,15 +7,16 @@ Each turns user arguments into the canonical form the implementations (:mod:`pad
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
 from torch import Tensor
 
 from .._validate import bad_type, bad_value, is_int, ntuple
-from ..modes import LAYER_MODES, check_options, layer_mode
+from ..modes import LAYER_MODES, MAP_MODES, check_options, layer_modes
 
 __all__ = [
     "TRANSPOSE_MODES",
+    "LayerMode",
     "check_fill",
     "check_spatial_size",
     "check_weight",
@@ -36,13 +37,21 @@ def check_fill(options: Mapping[str, Any], argname: str = "padding_options") -> 
             raise bad_type(f"{argname}[{key!r}]", value, "a number (one fill value for every side)")
 
 
+#: A layer's canonical padding mode: one layer mode, or one per spatial dim in dim order (a per-axis mode).
+LayerMode = Union[str, tuple[str, ...]]
+
+
 def mode_and_options(
     padding_mode: object,
     padding_options: Mapping[str, Any] | None,
     allowed: tuple[str, ...] = LAYER_MODES,
-) -> tuple[str, dict[str, Any]]:
-    """``(layer mode, options dict)``: the name or alias resolved in the layer vocabulary, its options checked."""
-    mode = layer_mode(padding_mode, argname="padding_mode", allowed=allowed)
+    nd: int | None = None,
+) -> tuple[LayerMode, dict[str, Any]]:
+    """``(layer mode, options dict)``: the name or alias resolved in the layer vocabulary (a per-axis mode: a tuple
+    of ``nd`` of them, :func:`padkit.modes.layer_modes`), its options checked. The map modes need ``nd == 2``."""
+    mode = layer_modes(padding_mode, argname="padding_mode", allowed=allowed, nd=nd)
+    if mode in MAP_MODES and nd is not None and nd != 2:
+        raise bad_value("padding_mode", padding_mode, f"a mode of a {nd}-D layer ({mode!r} pads 2-D maps only)")
     options = check_options(mode, padding_options)
     check_fill(options)
     return mode, options

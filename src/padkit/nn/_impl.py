@@ -19,6 +19,8 @@ from torch import Tensor
 from .._errors import PadkitValueError
 from .._pad import pad_canonical
 from .._pad._args import canonical_options
+from .._pad._copy import copy_pad
+from .._pad._spherical import check_spherical
 from .._validate import bad_type
 from ..geometry import (
     PaddingSpec,
@@ -31,7 +33,7 @@ from ..geometry import (
     resolve_padding,
     transpose_extension,
 )
-from ..modes import COPY_MODES, TORCH_NATIVE, is_zero_fill, pad_mode_of
+from ..modes import COPY_MODES, MODE_OPTIONS, TORCH_NATIVE, is_zero_fill, pad_mode_of
 from ._border import border_conv
 from ._partial import cached_ratio
 
@@ -68,16 +70,38 @@ def fill_value(options: Mapping[str, Any]) -> float:
     return 0.0 if value is None else float(value)
 
 
-def pad_spatial(x: Tensor, pairs: Pairs, mode: str, options: Mapping[str, Any]) -> Tensor:
-    """Pad the trailing ``len(pairs)`` dims of ``x`` by ``(before, after)`` pairs with a canonical pad ``mode``."""
+def pad_spatial(x: Tensor, pairs: Pairs, mode: str | tuple[str, ...], options: Mapping[str, Any]) -> Tensor:
+    """Pad the trailing ``len(pairs)`` dims of ``x`` by ``(before, after)`` pairs with a canonical pad ``mode``, or
+    with one per dim (a tuple in dim order: :func:`pad_per_axis`)."""
     if all(b == 0 and a == 0 for b, a in pairs):
         return x
+    if isinstance(mode, tuple):
+        return pad_per_axis(x, pairs, mode, options)
+    if mode == "spherical":
+        (top, bottom), (left, right) = pairs[-2], pairs[-1]
+        check_spherical(x.shape, top, bottom, left, right, argname="padding")
     flat = flat_pad(pairs)
     if mode == "constant":
         return F.pad(x, flat, mode="constant", value=fill_value(options))
     if torch.onnx.is_in_onnx_export() and mode in TORCH_NATIVE and not options:
         return F.pad(x, flat, mode=TORCH_NATIVE[mode])  # exports as one ONNX Pad node
     return pad_core(x, flat, mode, options)
+
+
+def pad_per_axis(x: Tensor, pairs: Pairs, modes: tuple[str, ...], options: Mapping[str, Any]) -> Tensor:
+    """Pad the trailing dims of ``x``, each by its pair and its pad mode, last dim first (``padkit.pad``'s rule for a
+    mode per dim); each option goes to the dims whose mode takes it. Copy modes only: one pass."""
+    offset = x.dim() - len(pairs)
+    even = options.get("reflect_type", "even") == "even"
+    if even and all(m in COPY_MODES for m in modes) and not torch.onnx.is_in_onnx_export():
+        widths = ((0, 0),) * offset + tuple(pairs)
+        return copy_pad(x, widths, ("circular",) * offset + modes)  # unpadded dims' entries are never read
+    for i in range(len(pairs) - 1, -1, -1):
+        if pairs[i] != (0, 0):
+            one = tuple(p if j == i else (0, 0) for j, p in enumerate(pairs))
+            share = {k: v for k, v in options.items() if k in MODE_OPTIONS[modes[i]]}
+            x = pad_spatial(x, one, modes[i], share)
+    return x
 
 
 def _zero_padded(
@@ -135,7 +159,7 @@ def conv(
     padding: PaddingSpec,
     dilation: tuple[int, ...],
     groups: int,
-    mode: str,
+    mode: str | tuple[str, ...],
     options: Mapping[str, Any],
     algorithm: str,
 ) -> Tensor:
@@ -152,12 +176,36 @@ def conv(
         out = _partial_conv(nd, x, weight, bias, stride, dilation, groups, pairs, k, spatial)
     elif is_zero_fill(mode, options):
         out = _zero_padded(_CONV[nd], x, weight, bias, stride, pairs, dilation, groups)
+    elif isinstance(mode, tuple):
+        out = _per_axis_conv(_CONV[nd], x, weight, bias, stride, pairs, dilation, groups, mode, options)
     elif border and mode in COPY_MODES and not options and all(b == a for b, a in pairs) and all(spatial):
         out = border_conv(nd, x, weight, bias, stride, dilation, groups, pairs, k, mode)
     else:
         xp = pad_spatial(x, pairs, pad_mode_of(mode), options)
         out = _CONV[nd](xp, weight, bias, stride, 0, dilation, groups)
     return out.squeeze(0) if unbatched else out
+
+
+def _per_axis_conv(
+    conv: Callable[..., Tensor],
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    s: Any,
+    pairs: Pairs,
+    d: Any,
+    groups: int,
+    mode: tuple[str, ...],
+    options: Mapping[str, Any],
+) -> Tensor:
+    """``conv`` with a mode per dim: the zero-fill dims padded by the conv itself where their padding is symmetric,
+    the other dims padded by :func:`pad_per_axis`."""
+    zero = [is_zero_fill(m, options) for m in mode]
+    if all(b == a for (b, a), z in zip(pairs, zero) if z):
+        rest = tuple((0, 0) if z else p for p, z in zip(pairs, zero))
+        xp = pad_spatial(x, rest, pad_mode_of(mode), options)
+        return conv(xp, weight, bias, s, tuple(b if z else 0 for (b, _), z in zip(pairs, zero)), d, groups)
+    return conv(pad_spatial(x, pairs, pad_mode_of(mode), options), weight, bias, s, 0, d, groups)
 
 
 def _partial_conv(
@@ -196,7 +244,7 @@ def conv_transpose(
     output_padding: tuple[int, ...],
     groups: int,
     dilation: tuple[int, ...],
-    mode: str,
+    mode: str | tuple[str, ...],
     options: Mapping[str, Any],
 ) -> Tensor:
     """An ``nd``-D transposed convolution of the input extended by ``mode`` (not ``partial``), cropped to PyTorch's
@@ -274,9 +322,22 @@ def _torch_pool_ok(pairs: Pairs, k: Sequence[int]) -> bool:
     return all(b == a and b <= kk // 2 for (b, a), kk in zip(pairs, k))
 
 
-def _torch_padding(mode: str, options: Mapping[str, Any]) -> bool:
+def _torch_padding(mode: str | tuple[str, ...], options: Mapping[str, Any]) -> bool:
     """``zeros`` (or ``constant`` without options) on a pool: PyTorch's own pooling padding."""
     return mode in ("zeros", "constant") and not options
+
+
+def _pre_pad(
+    x: Tensor, pairs: Pairs, read: Pairs, mode: tuple[str, ...], options: Mapping[str, Any]
+) -> tuple[Tensor, Pairs | None]:
+    """A pool with a mode per dim: ``x`` padded by what the windows read in the dims whose mode pads data, and the
+    padding left to PyTorch's own pooling padding in the other dims (``None`` when no dim is left)."""
+    fill = any(k in options for k in ("value", "constant_values"))
+    native = [m == "zeros" or (m == "constant" and not fill) for m in mode]
+    xp = pad_spatial(x, tuple((0, 0) if n else r for r, n in zip(read, native)), pad_mode_of(mode), options)
+    if not any(native):
+        return xp, None
+    return xp, tuple(p if n else (0, 0) for p, n in zip(pairs, native))
 
 
 def max_pool(
@@ -287,7 +348,7 @@ def max_pool(
     padding: PaddingSpec,
     dilation: tuple[int, ...],
     ceil_mode: bool,
-    mode: str,
+    mode: str | tuple[str, ...],
     options: Mapping[str, Any],
 ) -> Tensor:
     """``nd``-D max pooling; ``zeros`` and ``partial`` never pick a padded sample (PyTorch's -inf padding)."""
@@ -296,7 +357,13 @@ def max_pool(
         tuple(int(v) for v in x.shape[2:]), kernel, stride, dilation, padding, bool(ceil_mode)
     )
     pool = _MAX[nd]
-    if _torch_padding(mode, options) or mode == "partial":
+    if isinstance(mode, tuple):
+        xp, rest = _pre_pad(x, pairs, read, mode, options)
+        if rest is None:
+            out = _crop(pool(xp, kernel, stride, 0, dilation, False), outs)
+        else:
+            out = _crop(max_pool(nd, xp, kernel, stride, rest, dilation, ceil_mode, "zeros", {}), outs)
+    elif _torch_padding(mode, options) or mode == "partial":
         if _torch_pool_ok(pairs, kernel):
             out = pool(x, kernel, stride, tuple(b for b, _ in pairs), dilation, ceil_mode)
         else:
@@ -318,7 +385,7 @@ def avg_pool(
     ceil_mode: bool,
     count_include_pad: bool,
     divisor_override: int | None,
-    mode: str,
+    mode: str | tuple[str, ...],
     options: Mapping[str, Any],
 ) -> Tensor:
     """``nd``-D average pooling; ``partial`` divides by the real samples, other non-zero modes by the full window."""
@@ -330,7 +397,14 @@ def avg_pool(
     pool = _AVG[nd]
     extra: tuple[Any, ...] = () if nd == 1 else (divisor_override,)
     native = _torch_padding(mode, options)
-    if native and _torch_pool_ok(pairs, kernel):
+    if isinstance(mode, tuple):
+        xp, rest = _pre_pad(x, pairs, read, mode, options)
+        if rest is None:
+            out = _crop(pool(xp, kernel, stride, 0, False, True, *extra), outs)
+        else:
+            args: tuple[Any, ...] = (kernel, stride, rest, ceil_mode, count_include_pad, divisor_override, "zeros", {})
+            out = _crop(avg_pool(nd, xp, *args), outs)
+    elif native and _torch_pool_ok(pairs, kernel):
         out = pool(x, kernel, stride, tuple(b for b, _ in pairs), ceil_mode, count_include_pad, *extra)
     elif mode == "partial" or (native and not count_include_pad):
         if divisor_override is not None:

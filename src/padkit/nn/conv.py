@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .._validate import bad_type, check_choice, ntuple
 from ..geometry import PaddingArg, PaddingSpec, parse_padding, resolve_padding, transpose_extension
 from . import _impl
-from ._args import TRANSPOSE_MODES, check_spatial_size, mode_and_options, transpose_args
+from ._args import TRANSPOSE_MODES, LayerMode, check_spatial_size, mode_and_options, transpose_args
 from ._layer import padding_repr, shown_padding
 from .functional import ALGORITHMS
 
@@ -39,15 +39,15 @@ class _PadConvNd:
     stride: tuple[int, ...]
     dilation: tuple[int, ...]
     groups: int
-    padding_mode: str
+    padding_mode: LayerMode
     kernel_size: tuple[int, ...]
 
     def _setup(
-        self, padding: Any, padding_mode: str, padding_options: Mapping[str, Any] | None, algorithm: str
+        self, padding: Any, padding_mode: str | Sequence[str], padding_options: Mapping[str, Any] | None, algorithm: str
     ) -> None:
         self._padding_spec = parse_padding(padding, self._nd)
         self.padding = shown_padding(padding, self._padding_spec, keep_int=False)
-        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options)
+        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options, nd=self._nd)
         self.algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
         ntuple(self.stride, self._nd, "stride", minimum=1)
         ntuple(self.dilation, self._nd, "dilation", minimum=1)
@@ -76,7 +76,7 @@ class _PadConvNd:
     def from_conv(
         cls,
         conv: Any,
-        padding_mode: str,
+        padding_mode: str | Sequence[str],
         *,
         padding: PaddingArg | None = None,
         padding_options: Mapping[str, Any] | None = None,
@@ -134,7 +134,7 @@ class PadConv1d(_PadConvNd, nn.Conv1d):  # type: ignore[misc]
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -153,10 +153,11 @@ class PadConv2d(_PadConvNd, nn.Conv2d):  # type: ignore[misc]
     ``padding``: int, ``(pH, pW)``, ``((top, bottom), (left, right))``, ``"valid"`` or ``"same"`` (output
     ``ceil(n / stride)``; odd extra padding at the end, TensorFlow's rule). ``padding_mode`` (read back as given,
     aliases resolved): ``zeros`` (default), ``constant`` (fill value in ``padding_options``), ``reflect``,
-    ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median`` or
-    ``partial``. ``padding_options``: the mode's keyword options. ``algorithm``: ``"auto"`` = ``"pad"``
-    (pad a copy, then a valid conv) or ``"border"`` (zero-padded conv + exact border correction, no padded copy;
-    first-order gradients only): see ``padkit.nn.functional.ALGORITHMS``.
+    ``symmetric``, ``replicate``, ``circular``, ``linear_ramp``, ``maximum``, ``minimum``, ``mean``, ``median``,
+    ``partial`` or ``spherical`` (equirectangular maps); or a tuple with one mode per spatial dim in dim order
+    (``("zeros", "circular")``: height zeros, width circular). ``padding_options``: the mode's keyword options.
+    ``algorithm``: ``"auto"`` = ``"pad"`` (pad a copy, then a valid conv) or ``"border"`` (zero-padded conv + exact
+    border correction, no padded copy; first-order gradients only): see ``padkit.nn.functional.ALGORITHMS``.
 
     Shapes: input ``(N, C_in, H, W)`` -> output ``(N, C_out, H_out, W_out)``.
 
@@ -181,7 +182,7 @@ class PadConv2d(_PadConvNd, nn.Conv2d):  # type: ignore[misc]
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -209,7 +210,7 @@ class PadConv3d(_PadConvNd, nn.Conv3d):  # type: ignore[misc]
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -232,12 +233,14 @@ class _PadConvTransposeNd:
     padding: tuple[int, ...]
     dilation: tuple[int, ...]
     groups: int
-    padding_mode: str
+    padding_mode: LayerMode
     kernel_size: tuple[int, ...]
     output_padding: tuple[int, ...]
 
-    def _setup(self, padding_mode: str, padding_options: Mapping[str, Any] | None) -> None:
-        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES)
+    def _setup(self, padding_mode: str | Sequence[str], padding_options: Mapping[str, Any] | None) -> None:
+        self.padding_mode, self.padding_options = mode_and_options(
+            padding_mode, padding_options, TRANSPOSE_MODES, self._nd
+        )
         transpose_args(self.stride, self.padding, self.output_padding, self.dilation, self._nd)
 
     def extra_repr(self) -> str:
@@ -273,7 +276,9 @@ class _PadConvTransposeNd:
         )
 
     @classmethod
-    def from_conv(cls, conv: Any, padding_mode: str, *, padding_options: Mapping[str, Any] | None = None) -> Any:
+    def from_conv(
+        cls, conv: Any, padding_mode: str | Sequence[str], *, padding_options: Mapping[str, Any] | None = None
+    ) -> Any:
         """A padkit transposed conv sharing ``conv``'s parameters, with a new padding mode."""
         make: Any = cls
         new = make(
@@ -330,7 +335,7 @@ class PadConvTranspose1d(_PadConvTransposeNd, nn.ConvTranspose1d):  # type: igno
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -369,7 +374,7 @@ class PadConvTranspose2d(_PadConvTransposeNd, nn.ConvTranspose2d):  # type: igno
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -408,7 +413,7 @@ class PadConvTranspose3d(_PadConvTransposeNd, nn.ConvTranspose3d):  # type: igno
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from .._validate import bad_type, check_choice, ntuple
 from ..geometry import PaddingArg, parse_padding
-from ..modes import canonical_mode, check_options
+from ..modes import MAP_MODES, PAD_MODES, canonical_mode, check_options, layer_modes
 from . import _impl
 from ._args import TRANSPOSE_MODES, check_fill, check_weight, mode_and_options, pool_window, transpose_args
 from ._partial import cached_ratio
@@ -68,20 +68,32 @@ ALGORITHMS: tuple[str, ...] = ("auto", "pad", "border")
 # padding and the partial-convolution ratio
 # ----------------------------------------------------------------------------------------------------------------------
 def pad_spatial(
-    x: Tensor, pairs: Sequence[tuple[int, int]], mode: str, options: Mapping[str, Any] | None = None
+    x: Tensor,
+    pairs: Sequence[tuple[int, int]],
+    mode: str | Sequence[str],
+    options: Mapping[str, Any] | None = None,
 ) -> Tensor:
     """Pad the trailing ``len(pairs)`` dims of ``x`` with a pad ``mode``.
 
     Args:
         x: ``(N, C, *spatial)``.
         pairs: ``(before, after)`` per spatial dim, in dim order.
-        mode: a pad mode of :func:`padkit.pad` or its alias (``zeros`` is ``constant``); not ``partial``.
-        options: the mode's keyword options (``value``, ``stat_length``, ...).
+        mode: a pad mode of :func:`padkit.pad` or its alias (``zeros`` is ``constant``; ``spherical`` for 2-D maps);
+            not ``partial``. Or one mode per spatial dim, in dim order (padded last dim first).
+        options: the mode's keyword options (``value``, ``stat_length``, ...); with one mode per dim, each applies
+            to the dims whose mode takes it.
 
     Returns:
         ``(N, C, *padded_spatial)``.
     """
-    pad_mode = canonical_mode(mode, argname="mode")
+    pad_mode: str | tuple[str, ...]
+    if isinstance(mode, str):
+        pad_mode = canonical_mode(mode, argname="mode", allowed=PAD_MODES + MAP_MODES)
+    else:
+        pad_mode = tuple(
+            canonical_mode(m, argname=f"mode[{i}]")
+            for i, m in enumerate(layer_modes(mode, argname="mode", nd=len(pairs)))
+        )
     opts = check_options(pad_mode, options, argname="options")
     check_fill(opts, argname="options")
     return _impl.pad_spatial(x, tuple((int(b), int(a)) for b, a in pairs), pad_mode, opts)
@@ -142,11 +154,11 @@ def _conv(
     padding: Any,
     dilation: Any,
     groups: int,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
     algorithm: str,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options)
+    mode, options = mode_and_options(padding_mode, padding_options, nd=nd)
     check_choice(algorithm, "algorithm", ALGORITHMS)
     check_weight(weight, nd)
     s = ntuple(stride, nd, "stride", minimum=1)
@@ -163,7 +175,7 @@ def conv1d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     groups: int = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
     algorithm: str = "auto",
@@ -180,7 +192,7 @@ def conv2d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     groups: int = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
     algorithm: str = "auto",
@@ -214,7 +226,7 @@ def conv3d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     groups: int = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
     algorithm: str = "auto",
@@ -236,10 +248,10 @@ def _conv_transpose(
     output_padding: Any,
     groups: int,
     dilation: Any,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES)
+    mode, options = mode_and_options(padding_mode, padding_options, TRANSPOSE_MODES, nd)
     check_weight(weight, nd)
     s, p, op, d = transpose_args(stride, padding, output_padding, dilation, nd)
     return _impl.conv_transpose(nd, input, weight, bias, s, p, op, groups, d, mode, options)
@@ -254,7 +266,7 @@ def conv_transpose1d(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -273,7 +285,7 @@ def conv_transpose2d(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -314,7 +326,7 @@ def conv_transpose3d(
     output_padding: Any = 0,
     groups: int = 1,
     dilation: Any = 1,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -335,10 +347,10 @@ def _max_pool(
     padding: Any,
     dilation: Any,
     ceil_mode: bool,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options)
+    mode, options = mode_and_options(padding_mode, padding_options, nd=nd)
     k, s, d = pool_window(kernel_size, stride, dilation, nd)
     spec = parse_padding(padding, nd)
     return _impl.max_pool(nd, input, k, s, spec, d, ceil_mode, mode, options)
@@ -353,10 +365,10 @@ def _avg_pool(
     ceil_mode: bool,
     count_include_pad: bool,
     divisor_override: int | None,
-    padding_mode: str,
+    padding_mode: str | Sequence[str],
     padding_options: Mapping[str, Any] | None,
 ) -> Tensor:
-    mode, options = mode_and_options(padding_mode, padding_options)
+    mode, options = mode_and_options(padding_mode, padding_options, nd=nd)
     k, s, _ = pool_window(kernel_size, stride, 1, nd)
     spec = parse_padding(padding, nd)
     return _impl.avg_pool(nd, input, k, s, spec, ceil_mode, count_include_pad, divisor_override, mode, options)
@@ -369,7 +381,7 @@ def max_pool1d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -384,7 +396,7 @@ def max_pool2d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -416,7 +428,7 @@ def max_pool3d(
     padding: PaddingArg = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -431,7 +443,7 @@ def avg_pool1d(
     padding: PaddingArg = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -449,7 +461,7 @@ def avg_pool2d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:
@@ -495,7 +507,7 @@ def avg_pool3d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
     divisor_override: int | None = None,
-    padding_mode: str = "zeros",
+    padding_mode: str | Sequence[str] = "zeros",
     *,
     padding_options: Mapping[str, Any] | None = None,
 ) -> Tensor:

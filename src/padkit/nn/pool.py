@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from .._validate import bad_value
 from ..geometry import PaddingArg, PaddingSpec, parse_padding
 from . import _impl
-from ._args import check_spatial_size, mode_and_options, pool_window
+from ._args import LayerMode, check_spatial_size, mode_and_options, pool_window
 from ._layer import padding_repr, shown_padding
 
 __all__ = ["PadAvgPool1d", "PadAvgPool2d", "PadAvgPool3d", "PadMaxPool1d", "PadMaxPool2d", "PadMaxPool3d"]
@@ -26,16 +26,18 @@ class _PadPoolNd:
     _nd: int
     _padding_spec: PaddingSpec
     _window: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # kernel, stride, dilation per spatial dim
-    padding_mode: str
+    padding_mode: LayerMode
     padding_options: dict[str, Any]
     kernel_size: Any
     stride: Any
     ceil_mode: bool
 
-    def _setup(self, padding: Any, padding_mode: str, padding_options: Mapping[str, Any] | None) -> None:
+    def _setup(
+        self, padding: Any, padding_mode: str | Sequence[str], padding_options: Mapping[str, Any] | None
+    ) -> None:
         self._padding_spec = parse_padding(padding, self._nd)
         self.padding = shown_padding(padding, self._padding_spec, keep_int=True)
-        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options)
+        self.padding_mode, self.padding_options = mode_and_options(padding_mode, padding_options, nd=self._nd)
         self._window = pool_window(self.kernel_size, self.stride, getattr(self, "dilation", 1), self._nd)
 
     def explicit_padding(self, input_spatial_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
@@ -55,7 +57,9 @@ class _PadMaxPoolNd(_PadPoolNd):
     dilation: Any
     return_indices: bool
 
-    def _init_max(self, padding: Any, return_indices: bool, padding_mode: str, padding_options: Any) -> None:
+    def _init_max(
+        self, padding: Any, return_indices: bool, padding_mode: str | Sequence[str], padding_options: Any
+    ) -> None:
         self._setup(padding, padding_mode, padding_options)
         if return_indices:
             raise bad_value("return_indices", return_indices, "False (padkit pooling layers return no indices)")
@@ -66,7 +70,7 @@ class _PadMaxPoolNd(_PadPoolNd):
         return _impl.max_pool(self._nd, input, k, s, spec, d, ceil_mode, self.padding_mode, self.padding_options)
 
     @classmethod
-    def from_pool(cls, pool: Any, padding_mode: str, *, padding: PaddingArg | None = None) -> Any:
+    def from_pool(cls, pool: Any, padding_mode: str | Sequence[str], *, padding: PaddingArg | None = None) -> Any:
         """A padkit max pool with ``pool``'s geometry and a new padding mode."""
         if padding is None:
             padding = getattr(pool, "_padding_spec", pool.padding)
@@ -98,7 +102,7 @@ class _PadAvgPoolNd(_PadPoolNd):
         )
 
     @classmethod
-    def from_pool(cls, pool: Any, padding_mode: str, *, padding: PaddingArg | None = None) -> Any:
+    def from_pool(cls, pool: Any, padding_mode: str | Sequence[str], *, padding: PaddingArg | None = None) -> Any:
         """A padkit average pool with ``pool``'s geometry and a new padding mode."""
         if padding is None:
             padding = getattr(pool, "_padding_spec", pool.padding)
@@ -133,7 +137,7 @@ class PadMaxPool1d(_PadMaxPoolNd, nn.MaxPool1d):
         return_indices: bool = False,
         ceil_mode: bool = False,
         *,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, dilation, False, ceil_mode)
@@ -161,7 +165,7 @@ class PadMaxPool2d(_PadMaxPoolNd, nn.MaxPool2d):
         return_indices: bool = False,
         ceil_mode: bool = False,
         *,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, dilation, False, ceil_mode)
@@ -182,7 +186,7 @@ class PadMaxPool3d(_PadMaxPoolNd, nn.MaxPool3d):
         return_indices: bool = False,
         ceil_mode: bool = False,
         *,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, dilation, False, ceil_mode)
@@ -202,7 +206,7 @@ class PadAvgPool1d(_PadAvgPoolNd, nn.AvgPool1d):
         ceil_mode: bool = False,
         count_include_pad: bool = True,
         *,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad)
@@ -223,7 +227,7 @@ class PadAvgPool2d(_PadAvgPoolNd, nn.AvgPool2d):
         count_include_pad: bool = True,
         divisor_override: int | None = None,
         *,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad, divisor_override)
@@ -244,7 +248,7 @@ class PadAvgPool3d(_PadAvgPoolNd, nn.AvgPool3d):
         count_include_pad: bool = True,
         divisor_override: int | None = None,
         *,
-        padding_mode: str = "zeros",
+        padding_mode: str | Sequence[str] = "zeros",
         padding_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, 0, ceil_mode, count_include_pad, divisor_override)

@@ -136,6 +136,10 @@ def pad_cases(quick: bool) -> list[CaseSpec]:
 # ---------------------------------------------------------------------------------------------------------- conv
 CONV_MODES: tuple[str, ...] = ("reflect", "symmetric", "replicate", "circular", "partial")
 TORCH_CONV_MODES: tuple[str, ...] = ("reflect", "replicate", "circular")
+#: Per-axis modes ((height, width), dim order) and spherical, each timed against one copy mode (``circular``).
+AXIS_CONV_MODES: tuple[str | tuple[str, ...], ...] = (("zeros", "circular"), ("reflect", "circular"), "spherical")
+#: The one-copy-mode baseline of :data:`AXIS_CONV_MODES`, and their target (at most this ratio, fwd+bwd).
+AXIS_BASELINE, AXIS_TARGET = "circular", 1.1
 #: Modes also timed through ``PadConv2d(algorithm="pad")`` (information, no target).
 PAD_ALGORITHM_MODES: tuple[str, ...] = ("reflect",)
 
@@ -146,6 +150,7 @@ def build_conv(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
     ``params["pad_algorithm_modes"]`` (optional) adds ``PadConv2d <mode> (algorithm=pad)``: the layer's other route,
     a padded copy then a valid conv, for comparison with the default border-corrected route.
     """
+    from ...modes import mode_name
     from ...nn import PadConv2d
 
     n, c, hw, groups = params["n"], params["c"], params["hw"], params["groups"]
@@ -162,11 +167,12 @@ def build_conv(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
         return step
 
     variants = {"nn.Conv2d zeros": step_of(base)}
-    for mode in params["modes"]:
+    for mode in [*params["modes"], *params.get("axis_modes", ())]:
+        mode = mode if isinstance(mode, str) else tuple(mode)  # a per-axis mode is a JSON list
         layer = PadConv2d(c, c, 3, padding=1, groups=groups, bias=False, padding_mode=mode).to(device)
         with torch.no_grad():
             layer.weight.copy_(base.weight)
-        variants[f"PadConv2d {mode}"] = step_of(layer)
+        variants[f"PadConv2d {mode_name(mode)}"] = step_of(layer)
     for mode in params.get("pad_algorithm_modes", ()):
         layer = PadConv2d(c, c, 3, padding=1, groups=groups, bias=False, padding_mode=mode, algorithm="pad").to(device)
         with torch.no_grad():
@@ -180,7 +186,11 @@ def build_conv(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
 
 
 def conv_cases(quick: bool) -> list[CaseSpec]:
-    """``PadConv2d`` per mode vs zero-padded and PyTorch-padded ``nn.Conv2d`` on ResNet/MobileNet-like shapes."""
+    """``PadConv2d`` per mode vs zero-padded and PyTorch-padded ``nn.Conv2d`` on ResNet/MobileNet-like shapes; the
+    per-axis modes and spherical vs ``PadConv2d circular``."""
+    from ...modes import mode_name
+
+    axis_names = [mode_name(m) for m in AXIS_CONV_MODES]
     shapes = (
         [(2, 16, 32, 1), (2, 16, 32, 16)]
         if quick
@@ -203,12 +213,22 @@ def conv_cases(quick: bool) -> list[CaseSpec]:
             ratios.append(
                 RatioSpec(f"PadConv2d {mode} / nn.Conv2d {mode}", f"PadConv2d {mode}", f"nn.Conv2d {mode}", 1.0)
             )
+        for name in axis_names:
+            ratios.append(
+                RatioSpec(
+                    f"PadConv2d {name} / PadConv2d {AXIS_BASELINE}",
+                    f"PadConv2d {name}",
+                    f"PadConv2d {AXIS_BASELINE}",
+                    time_target=AXIS_TARGET,
+                )
+            )
         for mode in PAD_ALGORITHM_MODES:
             name = f"PadConv2d {mode} (algorithm=pad)"
             ratios.append(RatioSpec(f"{name} / nn.Conv2d zeros", name, "nn.Conv2d zeros"))
         variants = (
             "nn.Conv2d zeros",
             *(f"PadConv2d {m}" for m in CONV_MODES),
+            *(f"PadConv2d {m}" for m in axis_names),
             *(f"PadConv2d {m} (algorithm=pad)" for m in PAD_ALGORITHM_MODES),
             *(f"nn.Conv2d {m}" for m in TORCH_CONV_MODES),
         )
@@ -224,6 +244,7 @@ def conv_cases(quick: bool) -> list[CaseSpec]:
                     "hw": hw,
                     "groups": groups,
                     "modes": list(CONV_MODES),
+                    "axis_modes": [m if isinstance(m, str) else list(m) for m in AXIS_CONV_MODES],
                     "torch_modes": list(TORCH_CONV_MODES),
                     "pad_algorithm_modes": list(PAD_ALGORITHM_MODES),
                 },

@@ -14,10 +14,11 @@ def conv2d(
     *,
     stride: int = 1,
     padding: int = 0,
-    mode: str = "zeros",
+    mode: str | tuple[str, ...] = "zeros",
     bias: bool = True,
 ) -> nn.Conv2d:
-    """A padkit ``PadConv2d`` (what users build with) with the given padding width and mode (layer vocabulary).
+    """A padkit ``PadConv2d`` (what users build with) with the given padding width and mode (layer vocabulary; a
+    per-axis mode is a ``(height, width)`` tuple).
 
     ``padding=0`` gives a valid convolution (the mode is then irrelevant and stored as ``"zeros"``).
     """

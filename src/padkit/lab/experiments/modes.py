@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..._validate import bad_value, check_choice, check_int
+from ...modes import layer_modes, mode_name
 from ..machine import environment
 from .datasets import digits_on_canvas, photo_patches
 from .layers import conv2d
@@ -46,7 +47,7 @@ DATASETS: tuple[str, ...] = ("digits", "photos")
 class SmallCNN(nn.Module):
     """Four padkit 3x3 convs (16, 16, 32, 32 channels; strides 1, 2, 2, 1; padding 1 with ``mode``), ReLU, GAP, FC."""
 
-    def __init__(self, mode: str, in_channels: int, n_classes: int) -> None:
+    def __init__(self, mode: str | tuple[str, ...], in_channels: int, n_classes: int) -> None:
         super().__init__()
         chans, strides = (in_channels, 16, 16, 32, 32), (1, 2, 2, 1)
         layers: list[nn.Module] = []
@@ -96,7 +97,7 @@ class ModesConfig:
 
     seeds: int = 3
     epochs: int = 12  # 3 epochs on 1500 images leave the digits task at chance (10%); 8 on 2000 reach 56%
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str | tuple[str, ...], ...] = MODES  # layer modes; a per-axis mode is a (height, width) tuple
     datasets: tuple[str, ...] = DATASETS
     n_train: int = 3000
     n_test: int = 1000
@@ -106,8 +107,8 @@ class ModesConfig:
     def __post_init__(self) -> None:
         for name in ("seeds", "epochs", "n_train", "n_test", "audit_images", "batch_size"):
             check_int(getattr(self, name), name, minimum=1)
-        for i, m in enumerate(self.modes):
-            check_choice(m, f"modes[{i}]", MODES)
+        modes = tuple(layer_modes(m, argname=f"modes[{i}]", nd=2) for i, m in enumerate(self.modes))
+        object.__setattr__(self, "modes", modes)
         for i, d in enumerate(self.datasets):
             check_choice(d, f"datasets[{i}]", DATASETS)
 
@@ -118,7 +119,7 @@ def run_modes(config: ModesConfig | None = None, *, progress: bool = True) -> Ex
     start, cpu_start = time.perf_counter(), time.process_time()
     metrics = ("accuracy", *AUDIT_FIGURES)
     scores: dict[str, dict[str, list[float]]] = {
-        f"{d}/{m}": {k: [] for k in metrics} for d in cfg.datasets for m in cfg.modes
+        f"{d}/{mode_name(m)}": {k: [] for k in metrics} for d in cfg.datasets for m in cfg.modes
     }
     for seed in range(cfg.seeds):
         for di, dataset in enumerate(cfg.datasets):
@@ -139,10 +140,10 @@ def run_modes(config: ModesConfig | None = None, *, progress: bool = True) -> Ex
                     batch_size=cfg.batch_size,
                     optimizer=lambda p: torch.optim.Adam(p, lr=2e-3),
                     seed=seed,
-                    desc=f"modes {dataset} {mode} seed {seed}",
+                    desc=f"modes {dataset} {mode_name(mode)} seed {seed}",
                     progress=progress,
                 )
-                row = scores[f"{dataset}/{mode}"]
+                row = scores[f"{dataset}/{mode_name(mode)}"]
                 row["accuracy"].append(accuracy(model, x_te, y_te))
                 model.eval()
                 for k, v in audit_figures(model, x_te[: cfg.audit_images], seed=seed).items():
@@ -157,7 +158,11 @@ def run_modes(config: ModesConfig | None = None, *, progress: bool = True) -> Ex
                 for metric in ("accuracy", "border_shift"):
                     comparisons.append(
                         compare_paired(
-                            scores[f"{d}/{m}"][metric], base[metric], group=d, metric=metric, names=(m, "zeros")
+                            scores[f"{d}/{mode_name(m)}"][metric],
+                            base[metric],
+                            group=d,
+                            metric=metric,
+                            names=(mode_name(m), "zeros"),
                         )
                     )
     config_json: dict[str, Any] = asdict(cfg)
