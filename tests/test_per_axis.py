@@ -401,3 +401,38 @@ def test_experiment_modes_take_per_axis_modes(capsys: pytest.CaptureFixture[str]
     assert "--modes='zeros+circular': expected only with NAME='modes'" in capsys.readouterr().err
     assert main(["experiment", "modes", "--modes", "zeros+bogus"]) == 2
     assert "--modes[1]='bogus'" in capsys.readouterr().err
+
+
+def test_plan_and_audit_take_per_axis_and_spherical_modes(tmp_path, capsys) -> None:
+    import padkit.nn as pnn
+    from padkit.cli import main
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        pnn.PadConv2d(3, 4, 3, padding=1, padding_mode=("zeros", "circular")),
+        nn.ReLU(),
+        pnn.PadConv2d(4, 4, 3, padding=1, padding_mode="spherical"),
+    )
+    p = padkit.plan(net, (16, 16), suggest=False)
+    assert [lp.note for lp in p.layers] == ["zeros+circular padkit", "spherical padkit"]
+    assert p.layers[0].pad_before == (1, 1) and p.layers[1].pad_after == (1, 1)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    rep = padkit.audit(
+        model,
+        "synthetic:smooth",
+        modes=["zeros", ("zeros", "circular"), "spherical"],
+        input_size=32,
+        images=2,
+        batch_size=2,
+        probe_images=2,
+        equivariance_images=1,
+        progress=False,
+    )
+    assert [r.mode for r in rep.results] == ["zeros", "zeros+circular", "spherical"]
+    (tmp_path / "net.py").write_text(
+        "import torch.nn as nn\ndef build():\n    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())\n"
+    )
+    args = ["audit", f"{tmp_path / 'net.py'}:build", "--data", "synthetic:smooth", "--images", "2", "--input-size"]
+    code = main([*args, "32", "--modes", "zeros,zeros+circular", "--json", "-", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and '"zeros+circular"' in out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import PadkitValueError
-from ._types import int_at_least
+from ._types import int_at_least, parse_layer_modes
 
 __all__ = ["HELP", "add_arguments", "parse_fail_above", "parse_input_size", "parse_normalize_flag", "run"]
 
@@ -87,7 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (default: imagenet for 3-channel images, none otherwise), imagenet, none, or MEAN,STD",
     )
-    parser.add_argument("--modes", default=None, help="comma list of padding modes to compare (default: as-is)")
+    parser.add_argument(
+        "--modes",
+        default=None,
+        help="comma list of padding modes to compare (per axis: MODE+MODE in dim order; default: as-is)",
+    )
     parser.add_argument("--layers", default=None, help="comma list of module names (default: all conv/pool layers)")
     parser.add_argument("--border", default="auto", help="auto (receptive-field band) or a width in input pixels")
     parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="images per forward pass (default 16)")
@@ -150,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise PadkitValueError(f"--border={args.border!r}: expected auto or a width in pixels") from None
     normalize = parse_normalize_flag(args.normalize)
-    modes = None if args.modes is None else [m for m in args.modes.split(",") if m.strip()]
+    modes = None if args.modes is None else parse_layer_modes(args.modes)
     layers = None if args.layers is None else [n for n in args.layers.split(",") if n.strip()]
     if not 0 <= args.seed < 2**32:
         raise PadkitValueError(f"--seed={args.seed}: expected an int from 0 to 2**32 - 1")

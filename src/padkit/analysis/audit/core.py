@@ -21,7 +21,7 @@ from ..._errors import PadkitValueError
 from ..._validate import bad_value
 from ...conversion import replace_layers
 from ...layers import pads_with_zeros
-from ...modes import is_zero_fill
+from ...modes import is_zero_fill, mode_name
 from .accumulate import distance_map
 from .batches import Batches, Prepare, global_batches, image_source
 from .collect import Collector, LayerState, ModeState, equivariance, plan_bands, plan_shifts
@@ -38,7 +38,7 @@ def audit(
     model: nn.Module,
     data: Any,
     *,
-    modes: Sequence[str] | None = None,
+    modes: Sequence[str | tuple[str, ...]] | None = None,
     layers: Sequence[str] | None = None,
     input_size: int | Sequence[int] | None = None,
     channels: int | None = None,
@@ -183,7 +183,9 @@ def audit(
     )
 
 
-def _mode_models(model: nn.Module, modes: Sequence[str] | None) -> list[tuple[str, nn.Module, list[str]]]:
+def _mode_models(
+    model: nn.Module, modes: Sequence[str | tuple[str, ...]] | None
+) -> list[tuple[str, nn.Module, list[str]]]:
     """``(label, model, warnings)`` per mode: the model as it is, or a converted copy per mode; each in eval mode."""
     if modes is None:
         model.eval()
@@ -197,10 +199,10 @@ def _mode_models(model: nn.Module, modes: Sequence[str] | None) -> list[tuple[st
             by_reason.setdefault((sk.type, sk.reason), []).append(sk.name or "<root>")
         notes = [
             f"{_layers_named(names)} ({kind}) {'keeps its' if len(names) == 1 else 'keep their'} original padding "
-            f"under mode {mode!r}: {reason}"
+            f"under mode {mode_name(mode)!r}: {reason}"
             for (kind, reason), names in by_reason.items()
         ]
-        out.append((mode, converted, notes))
+        out.append((mode_name(mode), converted, notes))
     return out
 
 

@@ -17,7 +17,7 @@ from torch import nn
 from ..._errors import PadkitTypeError
 from ..._validate import bad_type, bad_value, check_int, check_number, is_int, ntuple
 from ...layers import padded_layers
-from ...modes import layer_mode
+from ...modes import layer_modes, mode_name
 from .inputs import ModelInput, model_input
 
 __all__ = ["AS_IS", "AuditSettings", "Normalize", "audit_settings", "check_model", "default_layers"]
@@ -36,7 +36,7 @@ _NORMALIZE_NAMES = ("none", "imagenet")
 class AuditSettings:
     """Canonical audit arguments (see :func:`~padkit.analysis.audit.audit` for their meaning)."""
 
-    modes: tuple[str, ...] | None  # layer-mode names, each the key of its result; None: the model as it is
+    modes: tuple[str | tuple[str, ...], ...] | None  # layer modes (a tuple: one per axis); None: the model as it is
     layers: tuple[str, ...]
     input_size: tuple[int, ...] | None  # one side per spatial axis of the model's input
     channels: int  # channels fed to the model: the caller's, else its first convolution's
@@ -63,7 +63,7 @@ class AuditSettings:
     @property
     def labels(self) -> tuple[str, ...]:
         """The result keys, in order: the modes, or ``("as-is",)``."""
-        return (AS_IS,) if self.modes is None else self.modes
+        return (AS_IS,) if self.modes is None else tuple(mode_name(m) for m in self.modes)
 
     def recorded(self) -> dict[str, Any]:
         """The settings the report records."""
@@ -101,19 +101,24 @@ def _names(value: object, argname: str) -> list[str]:
     return names
 
 
-def _modes(modes: object) -> tuple[str, ...] | None:
+def _modes(modes: object) -> tuple[str | tuple[str, ...], ...] | None:
+    """Layer modes, each a name or a per-axis tuple (:func:`padkit.modes.layer_modes`); a single str is one mode."""
     if modes is None:
         return None
-    labels: list[str] = []
-    given = _names(modes, "modes")
+    if isinstance(modes, str):
+        modes = [modes]
+    given = list(modes) if isinstance(modes, Iterable) and not isinstance(modes, Mapping) else None
+    if given is None or not all(isinstance(m, (str, tuple, list)) for m in given):
+        raise bad_type("modes", modes, "a sequence of padding modes (names, or per-axis tuples of names)")
+    out: list[str | tuple[str, ...]] = []
     for m in given:
-        label = layer_mode(m, argname="modes")
-        if label in labels:
-            raise bad_value("modes", given, f"each padding mode once ({label!r} is listed twice)")
-        labels.append(label)
-    if not labels:
+        mode = layer_modes(m, argname="modes")
+        if mode_name(mode) in map(mode_name, out):
+            raise bad_value("modes", given, f"each padding mode once ({mode_name(mode)!r} is listed twice)")
+        out.append(mode)
+    if not out:
         raise bad_value("modes", given, "at least one padding mode, or None to audit the model as it is")
-    return tuple(labels)
+    return tuple(out)
 
 
 def _layers(model: nn.Module, layers: object) -> tuple[str, ...]:
@@ -181,7 +186,7 @@ def _device(model: nn.Module, device: object) -> torch.device:
 def audit_settings(
     model: object,
     *,
-    modes: Sequence[str] | str | None = None,
+    modes: Sequence[str | tuple[str, ...]] | str | None = None,
     layers: Sequence[str] | str | None = None,
     input_size: int | Sequence[int] | None = None,
     channels: int | None = None,

@@ -15,7 +15,7 @@ from torch import nn
 
 from ...geometry import conv_out_size, pool_out_size
 from ...layers import layer_kind, padding_mode, padding_pairs
-from ...modes import LAYER_ALIASES, is_zero_fill
+from ...modes import LAYER_ALIASES, is_zero_fill, mode_name
 from .arith import DimOp, DimRecord, adaptive_op, as_tuple, conv_transpose_op, window_op
 from .graph import Lost
 
@@ -76,9 +76,14 @@ def module_dims(
     if kind == "conv_transpose":
         p = as_tuple(mod.padding, nsp)
         return [conv_transpose_op(in_sp[i], k[i], s[i], d[i], p[i], out_sp[i], build=build) for i in range(nsp)], ""
-    mode = shown_mode(padding_mode(mod), getattr(mod, "padding_options", None))
+    raw, options = padding_mode(mod), getattr(mod, "padding_options", None)
+    per_dim = [shown_mode(m, options) for m in (raw if isinstance(raw, tuple) else (raw,) * nsp)]  # a mode per axis
     ceil = bool(getattr(mod, "ceil_mode", False))
-    notes = [] if mode == "zeros" else [mode]
+    notes = (
+        []
+        if all(m == "zeros" for m in per_dim)
+        else [per_dim[0] if isinstance(raw, str) else mode_name(tuple(per_dim))]
+    )
     explicit = getattr(mod, "explicit_padding", None)
     spec = layer_kind(mod)
     tf_same = spec is not None and spec.tf_same
@@ -100,7 +105,7 @@ def module_dims(
             n_out = conv_out_size(in_sp[i], k[i], s[i], d[i], pb, pa)
         if n_out != out_sp[i]:
             raise Lost(f"{type(mod).__name__}: output size {out_sp[i]} does not match the arithmetic ({n_out})", False)
-        res.append(window_op(in_sp[i], k[i], s[i], d[i], pb, pa, out_sp[i], mode, build=build))
+        res.append(window_op(in_sp[i], k[i], s[i], d[i], pb, pa, out_sp[i], per_dim[i], build=build))
     if ceil:
         notes.append("ceil_mode")
     return res, " ".join(notes)
