@@ -52,3 +52,57 @@ def test_onnx_export_matches_onnxruntime(mode: str, tmp_path) -> None:
     with torch.no_grad():
         ref = net(x).numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+EXPORT_MODES = [
+    "zeros",
+    "constant",
+    "reflect",
+    "symmetric",
+    "replicate",
+    "circular",
+    "linear_ramp",
+    "mean",
+    "partial",
+    "spherical",
+    ("zeros", "circular"),
+    ("symmetric", "reflect"),
+]
+
+
+def _onnx_matches(net: nn.Module, x: torch.Tensor, path, dynamo: bool) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    torch.onnx.export(net, (x,), str(path), dynamo=dynamo)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("mode", EXPORT_MODES, ids=str)
+def test_every_mode_exports_with_both_exporters(mode, dynamo: bool, tmp_path) -> None:
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [
+        pnn.PadConv2d(3, 4, 3, padding=1, padding_mode=mode),
+        pnn.PadMaxPool2d(3, 2, 1, padding_mode=mode),
+        pnn.PadConv2d(4, 4, 3, stride=2, padding="same", padding_mode=mode),
+    ]
+    if mode != "partial":  # partial padding is not defined for transposed convolutions
+        layers.append(pnn.PadConvTranspose2d(4, 2, 3, 2, 1, 1, padding_mode=mode))
+    _onnx_matches(nn.Sequential(*layers).eval(), torch.randn(1, 3, 12, 16), tmp_path / "m.onnx", dynamo)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_symmetric_resnet18_exports_with_the_torchscript_exporter(tmp_path) -> None:
+    torchvision = pytest.importorskip("torchvision")
+    import padkit
+
+    torch.manual_seed(0)
+    net = padkit.convert(torchvision.models.resnet18().eval(), "symmetric")
+    _onnx_matches(net, torch.randn(1, 3, 64, 64), tmp_path / "r18.onnx", dynamo=False)

@@ -205,6 +205,28 @@ def copy_pad(x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Tensor:
     native_autograd = torch.compiler.is_compiling() or x.device.type == "cpu"
     if native_autograd and native_ok(tuple(x.shape), x.dtype, widths, mode):
         return _native(x, widths, mode)
+    if torch.onnx.is_in_onnx_export():
+        return _copy_pad_exportable(x, widths, mode)
     if x.requires_grad and torch.is_grad_enabled():
         return CopyPad.apply(x, widths, mode)
     return _copy_pad_forward(x, widths, mode)
+
+
+def _copy_pad_exportable(x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Tensor:
+    """The same padding from ``narrow``/``flip``/``expand``/``cat`` only, one dimension after the other: ops every ONNX
+    exporter knows (the in-place fill of :func:`_copy_pad_forward` and the autograd Function do not export)."""
+    for d, (b, a) in enumerate(widths):
+        if not (b or a):
+            continue
+        pieces: list[list[torch.Tensor]] = [[], []]
+        for out_start, length, src, step in _runs(int(x.shape[d]), b, a, _mode_at(mode, d)):
+            if step == 0:
+                shape = list(x.shape)
+                shape[d] = length
+                piece = x.narrow(d, src, 1).expand(shape)
+            else:
+                piece = x.narrow(d, src, length)
+                piece = piece.flip(d) if step < 0 else piece
+            pieces[out_start >= b].append(piece)
+        x = torch.cat([*pieces[0], x, *pieces[1]], dim=d)
+    return x
