@@ -161,21 +161,8 @@ MODE_OPTIONS: Mapping[str, frozenset[str]] = {
     "spherical": frozenset(),
 }
 
-#: Modes that read the data to pad, so they cannot pad a dimension of size 0.
-NEEDS_DATA: frozenset[str] = frozenset(
-    {
-        "reflect",
-        "symmetric",
-        "replicate",
-        "circular",
-        "linear_ramp",
-        "maximum",
-        "minimum",
-        "mean",
-        "median",
-        "spherical",
-    }
-)
+#: Modes that read the data to pad, so they cannot pad a dimension of size 0: all but the constant fills.
+NEEDS_DATA: frozenset[str] = frozenset((*PAD_MODES, "spherical")) - {"constant", "empty"}
 
 #: Canonical mode -> the name ``torch.nn.functional.pad`` uses, for the modes PyTorch has.
 TORCH_NATIVE: Mapping[str, str] = {
