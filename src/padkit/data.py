@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 import torch
@@ -264,6 +264,17 @@ class BuiltinImages(Dataset):
         return photo_channels(crop, self.channels, "builtin")
 
 
+def _folder_files(path: str | os.PathLike[str], suffixes: Collection[str], what: str) -> list[Path]:
+    """The files of ``path`` (non-recursive, sorted) with a suffix in ``suffixes``; an error when there are none."""
+    root = Path(path)
+    if not root.is_dir():
+        raise bad_value("data", str(path), "'builtin', 'synthetic:KIND' or an existing folder")
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes and p.is_file())
+    if not files:
+        raise bad_value("data", str(path), f"a folder holding {what}")
+    return files
+
+
 class FolderImages(Dataset):
     """Random crops of the images in a folder (non-recursive; sorted file names; PIL decodes them).
 
@@ -285,12 +296,7 @@ class FolderImages(Dataset):
         self.channels = check_int(channels, "channels", minimum=1)
         if self.channels not in (1, 3):
             raise _photo_channels_error(self.channels, str(path))
-        root = Path(path)
-        if not root.is_dir():
-            raise bad_value("data", str(path), "'builtin', 'synthetic:KIND' or an existing folder")
-        self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
-        if not self.paths:
-            raise bad_value("data", str(path), f"a folder holding image files ({', '.join(sorted(_IMAGE_SUFFIXES))})")
+        self.paths = _folder_files(path, _IMAGE_SUFFIXES, f"image files ({', '.join(sorted(_IMAGE_SUFFIXES))})")
         self.seed = int(seed)
 
     def __len__(self) -> int:
@@ -336,12 +342,7 @@ class FolderArrays(Dataset):
         self.rank = _check_rank(rank)
         self.n, self.size = _check_n_size(n, size, self.rank)
         self.channels = check_int(channels, "channels", minimum=1)
-        root = Path(path)
-        if not root.is_dir():
-            raise bad_value("data", str(path), "'builtin', 'synthetic:KIND' or an existing folder")
-        self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() == ".npy" and p.is_file())
-        if not self.paths:
-            raise bad_value("data", str(path), "a folder holding .npy files")
+        self.paths = _folder_files(path, frozenset({".npy"}), ".npy files")
         self.seed = int(seed)
 
     def __len__(self) -> int:
