@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -128,4 +126,3 @@ def test_parse_and_resolve_padding() -> None:
         parse_padding(((0, -1), (0, 0)), 2)
     with pytest.raises(PadkitTypeError, match=r"padding=1.5 \(float\): expected"):
         parse_padding(1.5, 2)
-    assert not math.isnan(conv_out_size(3, 3))
