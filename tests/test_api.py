@@ -36,6 +36,7 @@ PADKIT_ALL = {
     "padding",
     "plan",
     "seam_ratio",
+    "tiled",
 }
 
 NN_ALL = {
@@ -60,6 +61,7 @@ SIGNATURES = {
     "plan": "(model, input_size=None, *, in_channels=None, name=None, suggest=True, search=64)",
     "padding": "(model, mode, *, include=None, exclude=None, kernel_size=None)",
     "seam_ratio": "(image, axis='x')",
+    "tiled": "(model, x, tile, *, exact=True, mode=None, batch=1, device=None, progress=True, halo=None)",
 }
 
 

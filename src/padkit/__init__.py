@@ -13,6 +13,7 @@ from .models import load_model
 from .modes import canonical_mode
 from .scoped import PaddingScope, padding
 from .seams import seam_ratio
+from .tiling import tiled
 
 __version__ = "0.1.0"
 
@@ -43,4 +44,5 @@ __all__ = [
     "padding",
     "plan",
     "seam_ratio",
+    "tiled",
 ]
