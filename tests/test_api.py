@@ -51,7 +51,7 @@ FUNCTIONAL_ALL = {
     *(f"{op}{n}d" for op in ("conv", "conv_transpose", "max_pool", "avg_pool") for n in (1, 2, 3)),
 }
 
-SUBCOMMANDS = {"plan", "convert", "audit", "experiment", "demo", "bench"}
+SUBCOMMANDS = {"plan", "convert", "audit", "experiment", "demo", "bench", "tile"}
 
 #: The signatures users write code against (F.pad / np.pad call forms and the one-line conversion).
 SIGNATURES = {

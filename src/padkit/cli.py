@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "experiment": "experiment",
     "demo": "demo",
     "bench": "bench",
+    "tile": "tile",
 }
 
 

@@ -18,7 +18,13 @@ SUITES: tuple[str, ...] = ("pad", "conv", "model", "audit", "plan")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``padkit bench`` arguments."""
-    parser.add_argument("suite", nargs="?", default="all", choices=(*SUITES, "all"), help="what to benchmark")
+    parser.add_argument(
+        "suite",
+        nargs="?",
+        default="all",
+        choices=(*SUITES, "tile", "all"),
+        help="what to benchmark (tile: tiled inference, minutes; not part of all)",
+    )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device to run on (default cpu)")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH ('-': stdout, no table)")
     parser.add_argument("--no-progress", action="store_true", help="no per-case progress lines on stderr")
@@ -42,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from ..lab.benchmarks import run_benchmarks
     from ..render.bench import render_markdown, render_table
 
+    if args.suite == "tile":
+        return _run_tile(args)
     report = run_benchmarks(
         [args.suite],
         device=args.device,
@@ -55,6 +63,23 @@ def run(args: argparse.Namespace) -> int:
         print(report.to_json())
         return EXIT_OK
     print(render_markdown(report, variants=True) if args.markdown else render_table(report), end="")
+    if args.json is not None:
+        Path(args.json).write_text(report.to_json() + "\n")
+    return EXIT_OK
+
+
+def _run_tile(args: argparse.Namespace) -> int:
+    """``padkit bench tile``: memory, time and seam error of tiled inference (:mod:`padkit.lab.benchmarks._tile`)."""
+    from ..cli import EXIT_OK
+    from ..lab.benchmarks._tile import run_tile_bench
+    from ..render.tile import tile_bench_markdown, tile_bench_table
+
+    log = None if args.no_progress else (lambda line: print(line, file=sys.stderr, flush=True))
+    report = run_tile_bench(threads=args.threads, quick=args.quick, log=log)
+    if args.json == "-":
+        print(report.to_json())
+        return EXIT_OK
+    print(tile_bench_markdown(report) if args.markdown else tile_bench_table(report), end="")
     if args.json is not None:
         Path(args.json).write_text(report.to_json() + "\n")
     return EXIT_OK
