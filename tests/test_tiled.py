@@ -331,6 +331,16 @@ def test_unfollowable_output_refused() -> None:
         padkit.tiled(Flat(), torch.randn(1, 1, 16, 16), 8, progress=False)
 
 
+def test_align_corners_refused() -> None:
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1, stride=2),
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+        nn.Conv2d(2, 1, 3, padding=1),
+    )
+    with pytest.raises(PadkitValueError, match=r"layer 1:interpolate interpolates with align_corners=True"):
+        padkit.tiled(net, torch.randn(1, 1, 32, 32), 8, progress=False)
+
+
 @pytest.mark.slow
 def test_torchvision_fcn_resnet50() -> None:
     from torchvision.models.segmentation import fcn_resnet50
@@ -341,3 +351,59 @@ def test_torchvision_fcn_resnet50() -> None:
     run = tiled_run(net, x, 256, progress=False)
     assert run.tiles == 9
     assert_same(run.output, whole(net, x))
+
+
+UNET = "docs/examples/unet.py:unet"
+
+
+def test_cli_png_to_npy_and_png(tmp_path, capsys) -> None:
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from padkit.cli import main
+    from padkit.models import load_model
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (72, 88, 3), dtype=np.uint8)).save(tmp_path / "in.png")
+    out = tmp_path / "out.npy"
+    code = main(
+        [
+            "tile",
+            UNET,
+            str(tmp_path / "in.png"),
+            str(out),
+            "--tile",
+            "32",
+            "--no-progress",
+            "--json",
+            str(tmp_path / "s.json"),
+        ]
+    )
+    assert code == 0
+    line = capsys.readouterr().out
+    assert line.startswith(f"padkit tile: {UNET} on 72x88: ") and "exact" in line and "peak memory" in line
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["exact"] and summary["tile"] == [32, 32] and summary["written"][0] == str(out)
+    x = torch.from_numpy(np.asarray(Image.open(tmp_path / "in.png").convert("RGB"), dtype=np.float32) / 255)
+    want = whole(load_model(UNET), x.permute(2, 0, 1)[None].contiguous())
+    assert isinstance(want, torch.Tensor)
+    assert_same(torch.from_numpy(np.load(out))[None], want)
+    if want.shape[1] in (1, 3):
+        assert (tmp_path / "out.png").exists()
+
+
+def test_cli_npy_blend_and_errors(tmp_path, capsys) -> None:
+    import numpy as np
+
+    from padkit.cli import main
+
+    np.save(tmp_path / "in.npy", np.random.default_rng(1).random((3, 40, 48), dtype=np.float32))
+    args = ["tile", UNET, str(tmp_path / "in.npy"), str(tmp_path / "o.npy"), "--tile", "16", "--no-progress"]
+    assert main([*args, "--blend"]) == 0
+    assert "blended, worst seam error 0 " in capsys.readouterr().out
+    assert main([*args[:3], str(tmp_path / "o.txt"), "--tile", "16"]) == 2
+    assert "OUTPUT=" in capsys.readouterr().err
+    assert main([*args[:-3], "--tile", "0"]) == 2
+    assert "--tile='0'" in capsys.readouterr().err

@@ -98,6 +98,12 @@ def _why_unknown(trace: Trace, leaves: list[Any]) -> str | None:
     unknown = [r.name for r in trace.layers if r.kind == "unknown" or not r.scale]
     if unknown:
         return f"plan cannot check the arithmetic of layer {unknown[0]}"
+    corners = [r.name for r in trace.layers if "align_corners" in r.note]
+    if corners:
+        return (
+            f"layer {corners[0]} interpolates with align_corners=True, whose sampling grid depends on the input "
+            "size, so no tiling reproduces the whole-image run"
+        )
     if not tensors:
         return "the model returns no tensor"
     if len(trace.outputs) != len(tensors) or any(m.rf is None or not m.scale for m in trace.outputs):
