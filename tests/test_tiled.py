@@ -407,3 +407,53 @@ def test_cli_npy_blend_and_errors(tmp_path, capsys) -> None:
     assert "OUTPUT=" in capsys.readouterr().err
     assert main([*args[:-3], "--tile", "0"]) == 2
     assert "--tile='0'" in capsys.readouterr().err
+
+
+def test_bench_tile_pad_and_layout_area() -> None:
+    from padkit.lab.benchmarks._tile import crop_area_ratio, tile_pad_run
+
+    torch.manual_seed(11)
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.Upsample(scale_factor=2)
+    ).eval()  # scale 1, as the tiler expects
+    x = torch.randn(1, 2, 40, 36)
+    halo = tiled_run(net, x, 8, progress=False).halo[0]
+    with torch.no_grad():
+        # enough context, on the stride grid: Real-ESRGAN's tiler is exact too; none: it is not
+        assert_same(tile_pad_run(net, x, 8, halo, 2), whole(net, x))
+        rel, _ = relative_error([tile_pad_run(net, x, 8, 0, 2)], [whole(net, x)])  # type: ignore[list-item]
+    assert rel > 1e-3
+    # crop area over image area, against a brute-force count of covered pixels per crop
+    for size, tile, halo in [(2048, 512, 144), (100, 32, 16), (50, 64, 8)]:
+        area = sum(min(size, s + tile + halo) - max(0, s - halo) for s in range(0, size, tile)) / size
+        assert crop_area_ratio(size, tile, halo) == pytest.approx(area * area)
+
+
+def test_bench_tile_renderers() -> None:
+    from padkit.lab.benchmarks._tile import TileBenchReport
+    from padkit.render.tile import format_bytes, tile_bench_markdown, tile_bench_table
+
+    report = TileBenchReport(
+        machine={"cpu": "X", "cpu_count": 2, "torch_threads": 1, "torch": "2"},
+        model="m",
+        tile=512,
+        halo=144,
+        align=16,
+        theory=(512 + 288) ** 2 / 512**2,
+        rows=(
+            {
+                "size": 2048,
+                "layout_ratio": 2.0,
+                "whole_bytes": 4 << 30,
+                "tiled_bytes": 1 << 30,
+                "whole_s": 10.0,
+                "tiled_s": 20.0,
+            },
+        ),
+        errors=({"method": "monai", "size": 2048, "relative": 0.5, "absolute": 0.1, "seconds": 3.0},),
+    )
+    text = tile_bench_table(report)
+    assert "4.0 GiB" in text and "1.0 GiB" in text and "0.25" in text and "2.44" in text and "monai" in text
+    assert sum(line.startswith("|---") for line in tile_bench_markdown(report).splitlines()) == 2
+    assert '"kind": "bench-tile"' in report.to_json()
+    assert format_bytes(None) == "-" and format_bytes(1536) == "1.5 KiB" and format_bytes(12) == "12 B"
