@@ -6,6 +6,8 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import padkit
@@ -97,6 +99,31 @@ def test_exact_equals_whole_image(tile: object) -> None:
     assert run.exact and run.align == (2, 2) and run.scale == (2, 2)
     assert run.halo[0] % 2 == 0 and run.halo[0] >= 4
     assert_same(run.output, whole(net, x))
+
+
+_SWEEP_NET = Down().eval()
+
+
+@settings(max_examples=25)
+@given(
+    h=st.integers(8, 48),
+    w=st.integers(8, 48),
+    tile=st.tuples(st.integers(1, 20), st.integers(1, 20)),
+    batch=st.integers(1, 3),
+    mode=st.sampled_from([None, "circular", "replicate"]),
+)
+def test_exact_sweep(h: int, w: int, tile: tuple[int, int], batch: int, mode: str | None) -> None:
+    """Any image size (even one the downsampling leaves unread rows of), tile, batch and border mode."""
+    x = torch.randn(1, 1, h, w, generator=torch.Generator().manual_seed(h * 100 + w))
+    run = tiled_run(_SWEEP_NET, x, tile, batch=batch, mode=mode, progress=False)
+    if mode is None:
+        want = whole(_SWEEP_NET, x)
+    else:
+        p = run.halo[0]
+        big = whole(_SWEEP_NET, padkit.pad(x, (p, p, p, p), mode))
+        assert isinstance(big, torch.Tensor)
+        want = big[..., p // 4 : big.shape[2] - p // 4, p // 4 : big.shape[3] - p // 4]
+    assert_same(run.output, want)
 
 
 def test_batch_groups_tiles_of_one_crop_shape() -> None:

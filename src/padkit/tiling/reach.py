@@ -159,8 +159,9 @@ def _global_at(outputs: list[Meta]) -> str | None:
 def network_reach(meta_model: nn.Module, channels: int, start: tuple[int, ...]) -> Reach:
     """The tiling geometry of ``meta_model`` (a meta-device copy in eval mode) on ``channels``-channel inputs.
 
-    Plans at ``start`` (rounded up to the total stride), doubling the size while the plan size clips the receptive
-    field or the field covers the whole input (which makes a local network look global), up to
+    Plans at ``start`` (rounded up to the total stride), doubling the size while the model's forward fails at it, the
+    plan size clips the receptive field or the field covers the whole input (which makes a local network look
+    global), up to
     :data:`MAX_PLAN_ELEMENTS`. A network is global when the same layer is global at two sizes.
 
     Raises:
@@ -168,8 +169,16 @@ def network_reach(meta_model: nn.Module, channels: int, start: tuple[int, ...]) 
     """
     size = tuple(start)
     previous_global: str | None = None
+    first_error: PadkitValueError | None = None
     while True:
-        trace, leaves = _trace(meta_model, size, channels, maps=True)
+        try:
+            trace, leaves = _trace(meta_model, size, channels, maps=True)
+        except PadkitValueError as exc:  # too small for the model (a tile of 8 through 5 poolings): plan larger
+            first_error = first_error or exc
+            if math.prod(size) * 2 ** len(size) > MAX_PLAN_ELEMENTS:
+                raise first_error from None
+            size = tuple(2 * n for n in size)
+            continue
         ndim = len(size)
         unknown = _why_unknown(trace, leaves)
         align = _align(trace, ndim)
