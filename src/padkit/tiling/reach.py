@@ -47,8 +47,9 @@ class Reach:
 
     Attributes:
         align: the total stride: tile origins and halos are multiples of it.
-        reach: input samples the receptive field extends beyond an output's block on either side (the larger side);
-            None when the network is global or its reach cannot be followed.
+        reach: input samples the receptive field extends before the aligned core start or after an output's block
+            (the larger side; see the module docstring); None when the network is global or its reach cannot be
+            followed.
         halo: ``reach`` rounded up to a multiple of ``align``; None with ``reach``.
         scales: per output map (in ``tree_flatten`` order), its scale per dim.
         global_at: the first layer that mixes all positions (group norm, attention, global pooling), or None.
