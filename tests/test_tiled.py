@@ -434,6 +434,11 @@ def test_cli_npy_blend_and_errors(tmp_path, capsys) -> None:
     assert "OUTPUT=" in capsys.readouterr().err
     assert main([*args[:-3], "--tile", "0"]) == 2
     assert "--tile='0'" in capsys.readouterr().err
+    assert main([*args, "--device", "nowhere"]) == 2
+    assert "--device='nowhere'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*args, "--device", "cuda"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
 
 
 def test_bench_tile_pad_and_layout_area() -> None:

@@ -130,7 +130,13 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.weights)
     x = read_input(args.input, _spatial_rank(model)[1])
     if args.device is not None:
-        model = model.to(args.device)
+        try:
+            dev = torch.device(args.device)
+        except RuntimeError:
+            raise bad_value("--device", args.device, "a device such as cpu, cuda or cuda:1") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise bad_value("--device", args.device, "cpu (CUDA is not available here)")
+        model = model.to(dev)
     cuda = torch.device(args.device).type == "cuda" if args.device else False
     if cuda:
         torch.cuda.reset_peak_memory_stats()
