@@ -297,7 +297,7 @@ def seam_figure(path: str, size: int = 384, tile: int = 128) -> dict[str, float]
     )
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
     return {"no_halo": float(d_naive.max()), "padkit": float(d_exact.max())}
 
