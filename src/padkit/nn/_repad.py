@@ -76,13 +76,16 @@ class PadSpec:
     mode: str | tuple[str, ...]
     options: Mapping[str, Any]
     pad: Callable[[Tensor], Tensor]
+    adjoint_fn: Callable[[Tensor, Tensor], Tensor] | None = None  # (gp, x) -> gradient of x, where pad is no pad
 
     @property
     def foldable(self) -> bool:
-        return _foldable(self.mode, self.options)
+        return self.adjoint_fn is None and _foldable(self.mode, self.options)
 
     def adjoint(self, gp: Tensor, x: Tensor) -> Tensor:
         """The gradient of ``x`` from ``gp``, the gradient of ``pad(x)`` (``gp`` is overwritten when foldable)."""
+        if self.adjoint_fn is not None:
+            return self.adjoint_fn(gp, x)
         if self.foldable:
             offset = gp.dim() - len(self.pairs)
             widths = ((0, 0),) * offset + tuple(self.pairs)
