@@ -19,8 +19,17 @@ from padkit.nn._dilated import compact_rows
 from padkit.nn._repad import fold_in_place
 
 NUMPY = {"reflect": "reflect", "symmetric": "symmetric", "replicate": "edge", "circular": "wrap"}
-KEPT_MODES = ["reflect", "symmetric", "replicate", "circular", "partial", "linear_ramp", "spherical",
-              ("zeros", "circular"), ("reflect", "circular")]
+KEPT_MODES = [
+    "reflect",
+    "symmetric",
+    "replicate",
+    "circular",
+    "partial",
+    "linear_ramp",
+    "spherical",
+    ("zeros", "circular"),
+    ("reflect", "circular"),
+]
 
 
 def _kept(layer: nn.Module, x: torch.Tensor) -> int:
@@ -94,7 +103,9 @@ def test_dilated_conv_matches_np_pad_oracle(mode: str, n: int, d: int, s: int) -
 def test_dilated_conv_gradgradcheck() -> None:
     x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
-    assert gradgradcheck(lambda x, w: pnn.functional.conv2d(x, w, padding=7, dilation=7, padding_mode="replicate"), (x, w))
+    assert gradgradcheck(
+        lambda x, w: pnn.functional.conv2d(x, w, padding=7, dilation=7, padding_mode="replicate"), (x, w)
+    )
 
 
 def test_compact_rows_reads_every_tap_of_every_output() -> None:

@@ -71,13 +71,11 @@ def gather_spec(
     s: Sequence[int],
     d: Sequence[int],
     mode: str | tuple[str, ...],
-) -> tuple[PadSpec, tuple[int, ...]]:
+) -> tuple[PadSpec, tuple[int, ...], tuple[int, ...]]:
     """The gather of the read rows as a :class:`PadSpec` (copy modes), and the conv's stride and dilation per dim
     over them."""
     nd = len(spatial)
-    plans = [
-        compact_rows(spatial[i], pairs[i][0], pairs[i][1], k[i], s[i], d[i], _mode_at(mode, i)) for i in range(nd)
-    ]
+    plans = [compact_rows(spatial[i], pairs[i][0], pairs[i][1], k[i], s[i], d[i], _mode_at(mode, i)) for i in range(nd)]
     stride = tuple(p[1] for p in plans)
     dilation = tuple(p[2] for p in plans)
 

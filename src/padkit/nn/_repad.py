@@ -228,7 +228,7 @@ def repad_conv(x: Tensor, weight: Tensor, bias: Tensor | None, spec: ConvSpec) -
 # ----------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class PoolSpec:
-    """A max pool over the padded input (padding 0, no ``ceil_mode``): ``max_pool(pad(x), kernel, stride, dilation)``."""
+    """A max pool over the padded input, padding 0, no ``ceil_mode``: ``max_pool(pad(x), kernel, stride, dilation)``."""
 
     nd: int
     kernel: tuple[int, ...]
@@ -248,7 +248,9 @@ class RepadMaxPool(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, spec: PoolSpec) -> Tensor:
         xp = spec.pad.pad(x)
         ctx.padded_shape = tuple(xp.shape)
-        out, idx = _MAX_WITH_INDICES[spec.nd](xp, list(spec.kernel), list(spec.stride), [0] * spec.nd, list(spec.dilation))
+        out, idx = _MAX_WITH_INDICES[spec.nd](
+            xp, list(spec.kernel), list(spec.stride), [0] * spec.nd, list(spec.dilation)
+        )
         del xp
         ctx.save_for_backward(x, idx)
         ctx.spec = spec
@@ -262,8 +264,14 @@ class RepadMaxPool(torch.autograd.Function):
             return (*_recomputed_grads(spec.forward, (x,), grad), None)
         nd = spec.nd
         gxp = _MAX_BACKWARD[nd](
-            grad, _placeholder(x, ctx.padded_shape), list(spec.kernel), list(spec.stride), [0] * nd,
-            list(spec.dilation), False, idx,
+            grad,
+            _placeholder(x, ctx.padded_shape),
+            list(spec.kernel),
+            list(spec.stride),
+            [0] * nd,
+            list(spec.dilation),
+            False,
+            idx,
         )
         return spec.pad.adjoint(gxp, x), None
 

@@ -66,7 +66,18 @@ def _rows(report: Report) -> tuple[list[str], list[list[str]]]:
             )
         for b in case.budgets:
             rows.append(
-                [case.suite, case.case, b.variant, f"{b.seconds:.3f} s", f"<={b.limit_s:g} s", "", "", "", "", _met(b.met)]
+                [
+                    case.suite,
+                    case.case,
+                    b.variant,
+                    f"{b.seconds:.3f} s",
+                    f"<={b.limit_s:g} s",
+                    "",
+                    "",
+                    "",
+                    "",
+                    _met(b.met),
+                ]
             )
     return head, rows
 
