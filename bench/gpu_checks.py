@@ -4,8 +4,10 @@
     python bench/gpu_checks.py --device cpu --no-bench                   # the checks alone (any machine)
 
 Checks, under ``torch.use_deterministic_algorithms(True)``:
-(a) every ``padkit.pad`` mode's backward and ``PadConv2d``'s backward (reflect, symmetric, replicate, circular with
-    ``algorithm="pad"`` (the default) and ``"border"``; partial)
+(a) every ``padkit.pad`` mode's backward, ``PadConv2d``'s backward (reflect, symmetric, replicate, circular with
+    ``algorithm="pad"`` (the default: the padded copy is made again in the backward and folded back in place) and
+    ``"border"``; partial; replicate and circular at dilations beyond the input, where only the read rows are gathered
+    and the adjoint is ``index_add_``) and ``PadMaxPool2d(reflect)``'s backward
     run without raising and give bitwise-identical gradients on two runs;
 (b) a ResNet-18 training step after ``padkit.convert(model, "reflect")`` gives bitwise-identical parameter
     gradients on two runs (cuDNN/cuBLAS deterministic: ``CUBLAS_WORKSPACE_CONFIG`` is set before torch loads);
@@ -89,6 +91,16 @@ def determinism_checks(device: torch.device) -> list[dict[str, Any]]:
                 inputs = [t for t in (xc, conv.weight, conv.bias) if t is not None]
                 ok, note = _grads_twice(functools.partial(conv, xc), inputs, gc_)
                 rows.append({"check": f"PadConv2d {mode} (algorithm={algorithm}) backward", "ok": ok, "note": note})
+        xd = torch.randn(4, 16, 28, 28, generator=gen).to(device).requires_grad_(True)
+        for mode, d in (("replicate", 256), ("circular", 32)):  # the gather of the rows a large dilation reads
+            conv = PadConv2d(16, 16, 3, padding=d, dilation=d, padding_mode=mode).to(device)
+            ok, note = _grads_twice(lambda conv=conv: conv(xd).square().sum(), [xd, conv.weight, conv.bias], None)
+            rows.append({"check": f"PadConv2d {mode} dilation {d} backward", "ok": ok, "note": note})
+        from padkit.nn import PadMaxPool2d
+
+        pool = PadMaxPool2d(3, 2, 1, padding_mode="reflect")
+        ok, note = _grads_twice(lambda: pool(xc).square().sum(), [xc], None)
+        rows.append({"check": "PadMaxPool2d reflect backward", "ok": ok, "note": note})
         rows.append(_resnet_step_check(device))
         raised, msg = False, ""
         try:

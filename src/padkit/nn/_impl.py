@@ -35,7 +35,9 @@ from ..geometry import (
 )
 from ..modes import COPY_MODES, MODE_OPTIONS, TORCH_NATIVE, is_zero_fill, pad_mode_of
 from ._border import border_conv
+from ._dilated import compacts, gather_spec
 from ._partial import cached_ratio
+from ._repad import ConvSpec, PadSpec, PoolSpec, repad_conv, repad_max_pool
 
 __all__ = [
     "avg_pool",
@@ -114,10 +116,17 @@ def _zero_padded(
     d: Any,
     groups: int,
 ) -> Tensor:
-    """``conv`` over ``x`` padded with zeros: the conv's own padding when it is symmetric, else an explicit F.pad."""
+    """``conv`` over ``x`` padded with zeros: the conv's own padding when it is symmetric, else an explicit F.pad
+    (not kept for backward: :func:`padkit.nn._repad.repad_conv`)."""
     if all(b == a for b, a in pairs):
         return conv(x, weight, bias, s, tuple(b for b, _ in pairs), d, groups)
-    return conv(F.pad(x, flat_pad(pairs)), weight, bias, s, 0, d, groups)
+    nd = len(pairs)
+    return repad_conv(x, weight, bias, ConvSpec(nd, s, (0,) * nd, d, groups, _pad_spec(pairs, "constant", {})))
+
+
+def _pad_spec(pairs: Pairs, mode: str | tuple[str, ...], options: Mapping[str, Any]) -> PadSpec:
+    """:func:`pad_spatial` by ``pairs`` with a canonical pad ``mode``, as a :class:`PadSpec`."""
+    return PadSpec(pairs, mode, options, lambda t: pad_spatial(t, pairs, mode, options))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -180,9 +189,12 @@ def conv(
         out = _per_axis_conv(_CONV[nd], x, weight, bias, stride, pairs, dilation, groups, mode, options)
     elif border and mode in COPY_MODES and not options and all(b == a for b, a in pairs) and all(spatial):
         out = border_conv(nd, x, weight, bias, stride, dilation, groups, pairs, k, mode)
+    elif mode in COPY_MODES and not options and compacts(spatial, pairs, k, stride, dilation):
+        pad, cs, cd = gather_spec(spatial, pairs, k, stride, dilation, mode)
+        out = repad_conv(x, weight, bias, ConvSpec(nd, cs, (0,) * nd, cd, groups, pad))
     else:
-        xp = pad_spatial(x, pairs, pad_mode_of(mode), options)
-        out = _CONV[nd](xp, weight, bias, stride, 0, dilation, groups)
+        pad = _pad_spec(pairs, pad_mode_of(mode), options)
+        out = repad_conv(x, weight, bias, ConvSpec(nd, stride, (0,) * nd, dilation, groups, pad))
     return out.squeeze(0) if unbatched else out
 
 
@@ -200,12 +212,15 @@ def _per_axis_conv(
 ) -> Tensor:
     """``conv`` with a mode per dim: the zero-fill dims padded by the conv itself where their padding is symmetric,
     the other dims padded by :func:`pad_per_axis`."""
+    nd = len(pairs)
     zero = [is_zero_fill(m, options) for m in mode]
     if all(b == a for (b, a), z in zip(pairs, zero) if z):
         rest = tuple((0, 0) if z else p for p, z in zip(pairs, zero))
-        xp = pad_spatial(x, rest, pad_mode_of(mode), options)
-        return conv(xp, weight, bias, s, tuple(b if z else 0 for (b, _), z in zip(pairs, zero)), d, groups)
-    return conv(pad_spatial(x, pairs, pad_mode_of(mode), options), weight, bias, s, 0, d, groups)
+        conv_padding = tuple(b if z else 0 for (b, _), z in zip(pairs, zero))
+        spec = ConvSpec(nd, s, conv_padding, d, groups, _pad_spec(rest, pad_mode_of(mode), options))
+    else:
+        spec = ConvSpec(nd, s, (0,) * nd, d, groups, _pad_spec(pairs, pad_mode_of(mode), options))
+    return repad_conv(x, weight, bias, spec)
 
 
 def _partial_conv(
@@ -220,15 +235,16 @@ def _partial_conv(
     k: tuple[int, ...],
     spatial: tuple[int, ...],
 ) -> Tensor:
-    """``out = (conv_nobias(zero_padded_x) * ratio + bias) * (valid_count > 0)`` in one fused multiply-add."""
+    """``out = (conv_nobias(zero_padded_x) * ratio + bias) * (valid_count > 0)``, in place on the conv's output (its
+    backward keeps the cached ratio map only, no output-sized tensor)."""
     out = _zero_padded(_CONV[nd], x, weight, None, s, pairs, d, groups)
     ratio, all_valid = cached_ratio(spatial, k, s, d, pairs, out.device, out.dtype)
     if bias is None:
-        return out * ratio
+        return out.mul_(ratio)
     shift = bias.to(out.dtype).view((-1,) + (1,) * nd)
     if not all_valid or torch.onnx.is_in_onnx_export():
         shift = shift * (ratio > 0).to(out.dtype)
-    return torch.addcmul(shift, out, ratio)
+    return out.mul_(ratio).add_(shift)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -327,13 +343,22 @@ def _torch_padding(mode: str | tuple[str, ...], options: Mapping[str, Any]) -> b
     return mode in ("zeros", "constant") and not options
 
 
+def _native_dims(mode: tuple[str, ...], options: Mapping[str, Any]) -> list[bool]:
+    """Per dim of a pool with a mode per dim: whether PyTorch's own pooling padding serves it."""
+    fill = any(k in options for k in ("value", "constant_values"))
+    return [m == "zeros" or (m == "constant" and not fill) for m in mode]
+
+
+def _unbatch(out: Tensor, unbatched: bool) -> Tensor:
+    return out.squeeze(0) if unbatched else out
+
+
 def _pre_pad(
     x: Tensor, pairs: Pairs, read: Pairs, mode: tuple[str, ...], options: Mapping[str, Any]
 ) -> tuple[Tensor, Pairs | None]:
     """A pool with a mode per dim: ``x`` padded by what the windows read in the dims whose mode pads data, and the
     padding left to PyTorch's own pooling padding in the other dims (``None`` when no dim is left)."""
-    fill = any(k in options for k in ("value", "constant_values"))
-    native = [m == "zeros" or (m == "constant" and not fill) for m in mode]
+    native = _native_dims(mode, options)
     xp = pad_spatial(x, tuple((0, 0) if n else r for r, n in zip(read, native)), pad_mode_of(mode), options)
     if not any(native):
         return xp, None
@@ -358,6 +383,9 @@ def max_pool(
     )
     pool = _MAX[nd]
     if isinstance(mode, tuple):
+        if not any(_native_dims(mode, options)):
+            spec = PoolSpec(nd, kernel, stride, dilation, _pad_spec(read, pad_mode_of(mode), options))
+            return _unbatch(_crop(repad_max_pool(x, spec), outs), unbatched)
         xp, rest = _pre_pad(x, pairs, read, mode, options)
         if rest is None:
             out = _crop(pool(xp, kernel, stride, 0, dilation, False), outs)
@@ -368,11 +396,11 @@ def max_pool(
             out = pool(x, kernel, stride, tuple(b for b, _ in pairs), dilation, ceil_mode)
         else:
             low = -math.inf if x.dtype.is_floating_point else torch.iinfo(x.dtype).min  # integers have no -inf
-            xp = F.pad(x, flat_pad(read), value=low)
-            out = _crop(pool(xp, kernel, stride, 0, dilation, False), outs)
+            spec = PoolSpec(nd, kernel, stride, dilation, _pad_spec(read, "constant", {"value": low}))
+            out = _crop(repad_max_pool(x, spec), outs)
     else:
-        xp = pad_spatial(x, read, pad_mode_of(mode), options)
-        out = _crop(pool(xp, kernel, stride, 0, dilation, False), outs)
+        spec = PoolSpec(nd, kernel, stride, dilation, _pad_spec(read, pad_mode_of(mode), options))
+        out = _crop(repad_max_pool(x, spec), outs)
     return out.squeeze(0) if unbatched else out
 
 

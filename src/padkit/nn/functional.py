@@ -56,8 +56,8 @@ __all__ = [
 ]
 
 #: ``algorithm`` values of the conv functions: ``"border"`` convolves with zero padding and corrects only the border
-#: outputs (exact by linearity; no padded copy of the input, so no extra activation memory) where it can, ``"pad"``
-#: pads a copy then runs a valid conv (what ``nn.Conv2d(padding_mode=...)`` does). ``"auto"`` picks ``"pad"``: on the
+#: outputs (exact by linearity; no padded copy of the input) where it can, ``"pad"`` pads a copy then runs a valid
+#: conv, keeping only the unpadded input for backward (``padkit.nn._repad``). ``"auto"`` picks ``"pad"``: on the
 #: CPU the thin border convolutions cost 1.3-4.7x a zero-padded conv against 1.1-1.5x for the copy (``padkit bench
 #: conv``, docs/BENCHMARKS.md); on GPUs ``"border"`` has not been measured, and its backward is first-order only
 #: (no double backward, no ``torch.func`` transforms), so it is opt-in everywhere.

@@ -38,14 +38,15 @@ def _machine_lines(report: Report) -> list[str]:
         f" | torch {m.torch} | Python {m.python} | {m.platform}",
         f"load average (1 min): {m.load_before} at start, {m.load_after} at end"
         " (a load above the core count means other processes shared the machine: trust ratios, not absolute times)",
-        f"memory: {m.memory_method}",
+        f"memory: peak = {m.memory_method}; kept = bytes of the distinct storages autograd saves for backward"
+        " (saved-tensor hooks)",
         f"settings: {', '.join(f'{k}={v}' for k, v in report.settings.items())}",
     ]
     return lines
 
 
 def _rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    head = ["suite", "case", "ratio", "time", "target", "memory", "target", "met"]
+    head = ["suite", "case", "ratio", "time", "target", "peak mem", "target", "kept", "target", "met"]
     rows = []
     for case in report.cases:
         for r in case.ratios:
@@ -58,18 +59,31 @@ def _rows(report: Report) -> tuple[list[str], list[list[str]]]:
                     _target(r.time_target),
                     _x(r.memory),
                     _target(r.memory_target),
+                    _x(r.kept),
+                    _target(r.kept_target),
                     _met(r.met),
                 ]
             )
         for b in case.budgets:
             rows.append(
-                [case.suite, case.case, b.variant, f"{b.seconds:.3f} s", f"<={b.limit_s:g} s", "", "", _met(b.met)]
+                [
+                    case.suite,
+                    case.case,
+                    b.variant,
+                    f"{b.seconds:.3f} s",
+                    f"<={b.limit_s:g} s",
+                    "",
+                    "",
+                    "",
+                    "",
+                    _met(b.met),
+                ]
             )
     return head, rows
 
 
 def _variant_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    head = ["suite", "case", "variant", "median ms", "q1-q3 ms", "calls/sample", "samples", "peak MiB"]
+    head = ["suite", "case", "variant", "median ms", "q1-q3 ms", "calls/sample", "samples", "peak MiB", "kept MiB"]
     rows = []
     for case in report.cases:
         for v in case.variants:
@@ -83,6 +97,7 @@ def _variant_rows(report: Report) -> tuple[list[str], list[list[str]]]:
                     str(v.inner),
                     str(len(v.samples_s)),
                     _mib(v.peak_bytes),
+                    _mib(v.kept_bytes),
                 ]
             )
     return head, rows

@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from ._harness import machine_info, peak_memory_cuda, peak_rss_call, time_interleaved
+from ._harness import machine_info, peak_memory_cuda, peak_rss_call, saved_bytes, time_interleaved
 from ._results import KIND, Budget, CaseResult, Machine, Ratio, Report, VariantResult
 from ._run import run_benchmarks
 from ._suites import SUITES, CaseSpec, RatioSpec, cases_for, torch_native_padding
@@ -32,6 +32,7 @@ __all__ = [
     "peak_memory_cuda",
     "peak_rss_call",
     "run_benchmarks",
+    "saved_bytes",
     "time_interleaved",
     "torch_native_padding",
 ]

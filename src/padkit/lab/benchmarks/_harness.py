@@ -38,6 +38,7 @@ __all__ = [
     "peak_rss_call",
     "pin_malloc",
     "quartiles",
+    "saved_bytes",
     "time_interleaved",
 ]
 
@@ -134,6 +135,28 @@ def peak_memory_cuda(fn: Callable[[], object], device: torch.device) -> int:
     fn()
     torch.cuda.synchronize(device)
     return int(torch.cuda.max_memory_allocated(device) - before)
+
+
+def saved_bytes(fn: Callable[[], object]) -> int:
+    """Bytes autograd keeps for backward during one call of ``fn``: the distinct storages of every tensor saved for
+    backward (``torch.autograd.graph.saved_tensors_hooks``, storages counted once by their data pointer).
+
+    Deterministic, unlike a peak: it counts what the graph holds, not what the allocator did. Parameters and inputs
+    that are saved count too (equally for every variant of a case); tensors saved while a backward runs do not.
+    """
+    seen: dict[int, int] = {}
+    task = getattr(torch._C, "_current_graph_task_id", lambda: -1)
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if task() != -1:  # saved while a backward runs (recomputation there): freed by that backward
+            return t
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
 
 
 def _status_kib(key: str) -> int:

@@ -57,6 +57,8 @@ class VariantResult:
         samples_s: seconds per call of every repeat, in run order.
         inner: calls per timed sample.
         peak_bytes: peak memory one call needs above what was allocated before it, or ``None`` where not measured.
+        kept_bytes: bytes of the distinct storages autograd keeps for backward in one call
+            (:func:`~padkit.lab.benchmarks.saved_bytes`), or ``None`` where not measured.
     """
 
     name: str
@@ -66,6 +68,7 @@ class VariantResult:
     samples_s: tuple[float, ...]
     inner: int
     peak_bytes: int | None = None
+    kept_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ class Ratio:
         time: ratio of median times.
         memory: ratio of peak memory, ``None`` where either side was not measured or the denominator is 0.
         time_target: the ratio must be at most this (``None``: reported, no target).
-        memory_target: the memory ratio must be at most this (``None``: no target).
+        memory_target: the peak-memory ratio must be at most this (``None``: no target).
+        kept: ratio of the bytes kept for backward, ``None`` where not measured (forward-only variants keep 0).
+        kept_target: the kept-bytes ratio must be at most this (``None``: no target).
     """
 
     label: str
@@ -89,6 +94,8 @@ class Ratio:
     memory: float | None = None
     time_target: float | None = None
     memory_target: float | None = None
+    kept: float | None = None
+    kept_target: float | None = None
 
     @property
     def met(self) -> bool | None:
@@ -98,6 +105,8 @@ class Ratio:
             checks.append(self.time <= self.time_target)
         if self.memory_target is not None and self.memory is not None:
             checks.append(self.memory <= self.memory_target)
+        if self.kept_target is not None and self.kept is not None:
+            checks.append(self.kept <= self.kept_target)
         return all(checks) if checks else None
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..._validate import bad_type, bad_value, check_choice, check_int
-from ._harness import current_load, machine_info, peak_memory_cuda, time_interleaved
+from ._harness import current_load, machine_info, peak_memory_cuda, saved_bytes, time_interleaved
 from ._results import Budget, CaseResult, Ratio, Report, VariantResult
 from ._suites import BUILDERS, SUITES, CaseSpec, cases_for
 
@@ -45,9 +45,11 @@ def _ratio(spec: Any, variants: dict[str, VariantResult]) -> Ratio | None:
     num, den = variants.get(spec.numerator), variants.get(spec.denominator)
     if num is None or den is None:
         return None
-    memory = None
+    memory = kept = None
     if num.peak_bytes is not None and den.peak_bytes is not None and den.peak_bytes > 0:
         memory = num.peak_bytes / den.peak_bytes
+    if num.kept_bytes is not None and den.kept_bytes is not None and den.kept_bytes > 0:
+        kept = num.kept_bytes / den.kept_bytes
     return Ratio(
         label=spec.label,
         numerator=spec.numerator,
@@ -56,6 +58,8 @@ def _ratio(spec: Any, variants: dict[str, VariantResult]) -> Ratio | None:
         memory=memory,
         time_target=spec.time_target,
         memory_target=spec.memory_target,
+        kept=kept,
+        kept_target=spec.kept_target,
     )
 
 
@@ -104,7 +108,8 @@ def run_benchmarks(
     """Run benchmark suites and return a :class:`Report` of medians and ratios.
 
     Every case runs its variants interleaved (rotated order each repeat) after a warm-up; each figure is a ratio of
-    medians measured in the same run. Peak memory is read per variant (see :mod:`padkit.lab.benchmarks._harness`).
+    medians measured in the same run. Peak memory and the bytes kept for backward are read per variant (see
+    :mod:`padkit.lab.benchmarks._harness`).
 
     Args:
         suites: any of ``pad``, ``conv``, ``model``, ``audit``, ``plan``, or ``all``.
@@ -161,6 +166,9 @@ def _run(
         try:
             variants = BUILDERS[spec.builder](spec.params, dev)
             results = time_interleaved(variants, repeats=n_rep, warmup=n_warm, min_sample_s=min_sample, device=dev)
+            if memory:
+                for name in spec.memory:
+                    results[name] = dataclasses.replace(results[name], kept_bytes=saved_bytes(variants[name]))
             if memory and dev.type == "cuda":
                 for name in spec.memory:
                     results[name] = dataclasses.replace(results[name], peak_bytes=peak_memory_cuda(variants[name], dev))

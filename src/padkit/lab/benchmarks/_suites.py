@@ -33,6 +33,7 @@ class RatioSpec:
     denominator: str
     time_target: float | None = None
     memory_target: float | None = None
+    kept_target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,21 @@ def conv_cases(quick: bool) -> list[CaseSpec]:
                     "nn.Conv2d zeros",
                     time_target=1.05,
                     memory_target=1.05,
+                    kept_target=1.05,
                 )
             )
+        for name in axis_names:
+            ratios.append(
+                RatioSpec(
+                    f"PadConv2d {name} / nn.Conv2d zeros",
+                    f"PadConv2d {name}",
+                    "nn.Conv2d zeros",
+                    memory_target=1.05,
+                    kept_target=1.05,
+                )
+            )
+        for mode in TORCH_CONV_MODES:
+            ratios.append(RatioSpec(f"nn.Conv2d {mode} / nn.Conv2d zeros", f"nn.Conv2d {mode}", "nn.Conv2d zeros"))
         for mode in TORCH_CONV_MODES:
             ratios.append(
                 RatioSpec(f"PadConv2d {mode} / nn.Conv2d {mode}", f"PadConv2d {mode}", f"nn.Conv2d {mode}", 1.0)
@@ -251,6 +265,79 @@ def conv_cases(quick: bool) -> list[CaseSpec]:
                 ratios=tuple(ratios),
                 memory=variants,
                 repeats=21,
+                warmup=1,
+            )
+        )
+    return cases + dilated_cases(quick)
+
+
+#: PyTorch issue 68512 (replicate, 3x3, dilation 256 on 16x64x28², CPU) and circular at growing dilation; padding
+#: ``dilation`` keeps the size. ``(mode, dilation)``.
+DILATED: tuple[tuple[str, int], ...] = (("replicate", 256), ("circular", 8), ("circular", 32), ("circular", 256))
+#: Target of ``PadConv2d`` against the zero-padded conv in :data:`DILATED` cases, forward and forward+backward.
+DILATED_TARGET = 1.2
+
+
+def build_dilated(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
+    """Variants of a dilated 3x3 conv, padding = dilation: ``<layer> fwd`` (inference, as in PyTorch issue 68512) for
+    ``nn.Conv2d zeros``, ``PadConv2d <mode>`` and (where PyTorch takes the padding) ``nn.Conv2d <mode>``; and forward
+    + backward (no suffix) for the first two."""
+    from ...nn import PadConv2d
+
+    n, c, hw, d, mode = params["n"], params["c"], params["hw"], params["dilation"], params["mode"]
+    x = randn((n, c, hw, hw), device).requires_grad_(True)
+    g = randn((n, c, hw, hw), device, seed=1)
+    base = nn.Conv2d(c, c, 3, padding=d, dilation=d).to(device)
+    layer = PadConv2d(c, c, 3, padding=d, dilation=d, padding_mode=mode).to(device)
+    layer.load_state_dict(base.state_dict())
+    layers: dict[str, nn.Module] = {"nn.Conv2d zeros": base, f"PadConv2d {mode}": layer}
+    if mode != "circular" or d <= hw:  # PyTorch's circular refuses to wrap around more than once
+        tconv = copy.deepcopy(base)
+        tconv.padding_mode = mode
+        layers[f"nn.Conv2d {mode}"] = tconv
+
+    def fwd(conv: nn.Module) -> Step:
+        def step() -> None:
+            with torch.no_grad():
+                conv(x)
+
+        return step
+
+    def both(conv: nn.Module) -> Step:
+        params_ = [x, *conv.parameters()]
+
+        def step() -> None:
+            torch.autograd.grad(conv(x), params_, g)
+
+        return step
+
+    variants = {f"{name} fwd": fwd(conv) for name, conv in layers.items()}
+    variants["nn.Conv2d zeros"] = both(base)
+    variants[f"PadConv2d {mode}"] = both(layer)
+    return variants
+
+
+def dilated_cases(quick: bool) -> list[CaseSpec]:
+    """:data:`DILATED`: ``PadConv2d`` within :data:`DILATED_TARGET` of zero padding; PyTorch's ``padding_mode`` next
+    to it."""
+    n, c, hw = (2, 8, 12) if quick else (16, 64, 28)
+    cases = []
+    for mode, d in DILATED:
+        pk, zeros, torch_mode = f"PadConv2d {mode}", "nn.Conv2d zeros", f"nn.Conv2d {mode}"
+        ratios = [
+            RatioSpec(f"{pk} / {zeros} (fwd)", f"{pk} fwd", f"{zeros} fwd", time_target=DILATED_TARGET),
+            RatioSpec(f"{torch_mode} / {zeros} (fwd)", f"{torch_mode} fwd", f"{zeros} fwd"),
+            RatioSpec(f"{pk} / {zeros} (fwd+bwd)", pk, zeros, time_target=DILATED_TARGET),
+        ]
+        cases.append(
+            CaseSpec(
+                suite="conv",
+                case=f"{mode} 3x3 dilation {d} N={n} {c}x{hw}²",
+                builder="dilated",
+                params={"n": n, "c": c, "hw": hw, "dilation": d, "mode": mode},
+                ratios=tuple(ratios),
+                memory=(zeros, pk),
+                repeats=7,
                 warmup=1,
             )
         )
@@ -298,8 +385,10 @@ def build_model(params: dict[str, Any], device: torch.device) -> dict[str, Step]
 
 
 def model_cases(quick: bool) -> list[CaseSpec]:
-    """ResNet-18 training step: ``padkit.convert(model, "reflect")`` vs zero padding vs PyTorch's reflect."""
+    """Training steps: ``padkit.convert(model, "reflect")`` vs zero padding vs PyTorch's reflect, on ResNet-18 (with
+    targets) and MobileNetV3-Large (depthwise-heavy; reported)."""
     n, size = (2, 64) if quick else (4, 224)
+    small = 128 if quick else size  # PyTorch's reflect needs more than 2 rows at MobileNetV3's last 5x5 convs
     return [
         CaseSpec(
             suite="model",
@@ -307,7 +396,15 @@ def model_cases(quick: bool) -> list[CaseSpec]:
             builder="model",
             params={"arch": "resnet18", "n": n, "size": size, "mode": "reflect"},
             ratios=(
-                RatioSpec("padkit reflect / zeros", "padkit reflect", "zeros", time_target=1.05),
+                RatioSpec(
+                    "padkit reflect / zeros",
+                    "padkit reflect",
+                    "zeros",
+                    time_target=1.10,
+                    memory_target=1.05,
+                    kept_target=1.05,
+                ),
+                RatioSpec("torch reflect / zeros", "torch reflect", "zeros"),
                 RatioSpec("padkit reflect / torch reflect", "padkit reflect", "torch reflect"),
                 RatioSpec(
                     "padkit reflect (convs only) / torch reflect",
@@ -319,7 +416,20 @@ def model_cases(quick: bool) -> list[CaseSpec]:
             memory=("zeros", "padkit reflect", "padkit reflect (convs only)", "torch reflect"),
             repeats=5,
             warmup=1,
-        )
+        ),
+        CaseSpec(
+            suite="model",
+            case=f"mobilenet_v3_large train step N={n} {small}²",
+            builder="model",
+            params={"arch": "mobilenet_v3_large", "n": n, "size": small, "mode": "reflect"},
+            ratios=(
+                RatioSpec("padkit reflect / zeros", "padkit reflect", "zeros"),
+                RatioSpec("torch reflect / zeros", "torch reflect", "zeros"),
+            ),
+            memory=("zeros", "padkit reflect", "torch reflect"),
+            repeats=5,
+            warmup=1,
+        ),
     ]
 
 
@@ -403,6 +513,7 @@ def audit_cases(quick: bool) -> list[CaseSpec]:
 BUILDERS: dict[str, Callable[[dict[str, Any], torch.device], dict[str, Step]]] = {
     "pad": build_pad,
     "conv": build_conv,
+    "dilated": build_dilated,
     "model": build_model,
     "audit": build_audit_variants,
     "plan": build_plan,
