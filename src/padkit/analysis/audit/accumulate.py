@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..._errors import PadkitValueError
 from .distributed import all_reduce_moments, all_reduce_sum
@@ -21,11 +22,15 @@ from .moments import RunningMoments
 
 __all__ = [
     "Band",
+    "GroupSums",
+    "ImageRows",
     "LayerAccumulator",
     "Workspace",
     "distance_map",
+    "edge_masks",
     "fixed_band",
     "histogram_range",
+    "region_masks",
     "side_widths",
 ]
 
@@ -146,6 +151,164 @@ def _add_sobel_energy(xc: torch.Tensor, energy: torch.Tensor, b0: torch.Tensor, 
     inner.addcmul_(gy, gy)
 
 
+def region_masks(band: Band) -> torch.Tensor:
+    """The regions whose pooled moments the metrics read, as a bool stack ``(K, *spatial)``: the band, the
+    interior, then each side strip of the band (two per axis, before and after, see :func:`side_names`)."""
+    mask = band.mask
+    spatial = tuple(mask.shape)
+    regions = [mask, ~mask]
+    for a, n in enumerate(spatial):
+        pos = torch.arange(n).reshape([n if b == a else 1 for b in range(len(spatial))])
+        before, after = band.widths[2 * a], band.widths[2 * a + 1]
+        regions += [(pos < before).expand(spatial) & mask, (pos >= n - after).expand(spatial) & mask]
+    return torch.stack(regions)
+
+
+def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sobel window centres ``(H, W)`` that see the band (3x3 window touching it) and those that do not; the
+    outermost ring, where the valid Sobel has no value, is in neither."""
+    centre = distance_map(*band.shape, device=band.device) >= 1
+    near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0
+    return centre & near, centre & ~near
+
+
+class ImageRows:
+    """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass."""
+
+    def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
+        c = sums.channels
+        self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
+        self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
+        self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
+        self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
+        self.hist = torch.zeros((n, sums.hist.shape[1]), dtype=torch.int64, device=device)
+
+    def add_moments(
+        self, i: int, c0: int, c1: int, x: torch.Tensor, shift: torch.Tensor, scratch: torch.Tensor
+    ) -> None:
+        """Region sums of ``y = x - shift`` and ``y^2`` of image ``i``'s channels ``c0:c1`` (``x``: ``(cc, *spatial)``)."""
+        cc = x.shape[0]
+        y = torch.sub(x, shift.reshape(cc, *[1] * (x.ndim - 1)), out=scratch[: x.numel()].view(x.shape))
+        ym = y.view(cc, -1)
+        self.mom[i, c0:c1, :, 0] = ym @ self.regions
+        ym.square_()
+        self.mom[i, c0:c1, :, 1] = ym @ self.regions
+
+    def fill_moments(self, xf: torch.Tensor, shift: torch.Tensor) -> None:
+        """All images' region sums at once (``xf``: ``(N, C, *spatial)``, every value finite)."""
+        n, c = xf.shape[:2]
+        y = (xf - shift.reshape(c, *[1] * (xf.ndim - 2))).reshape(n, c, -1)
+        self.mom[..., 0] = y @ self.regions
+        self.mom[..., 1] = y.square_() @ self.regions
+
+    def add_edges(self, i: int, c0: int, c1: int, energy: torch.Tensor) -> None:
+        """Image ``i``'s unscaled Sobel energy ``(cc, H, W)`` of channels ``c0:c1``, summed over the two edge regions."""
+        self.edge[i, c0:c1] = energy.view(energy.shape[0], -1) @ self.edge_regions
+
+
+class GroupSums:
+    """Per-group sufficient statistics of one layer for the bootstrap over images (float64; histograms int64).
+
+    Image ``i`` belongs to group ``i mod G``. Per group and channel: the count, sum and sum of squares of
+    ``x - shift_c`` over each region of :func:`region_masks` (``shift_c``: the channel's mean on the first batch),
+    the Sobel energy summed over the window centres that see the band and over those that do not, the band and
+    interior histograms, and the border and interior equivariance errors; per group, the position probe's
+    sufficient statistics of its images. Every metric of :func:`~padkit.analysis.audit.metrics.finalize_layer`
+    is a function of sums over images, so a bootstrap replicate is these sums weighted over groups
+    (:mod:`~padkit.analysis.audit.bootstrap`). A group is either all fit or all held-out images of the probe
+    (``G`` is even, the probe splits by index parity).
+    """
+
+    def __init__(self, acc: LayerAccumulator, groups: int) -> None:
+        if groups % 2:
+            raise PadkitValueError(f"groups={groups}: expected an even number of bootstrap groups")
+        c, *spatial = acc.shape
+        dev = acc.device
+        self.n_groups = groups
+        self.channels = c
+        self.shift: torch.Tensor | None = None
+        regions = region_masks(acc.band)
+        self.region_sizes = regions.reshape(regions.shape[0], -1).sum(1).to(torch.float64).to(dev)  # (K,)
+        self.region_matrix = regions.reshape(regions.shape[0], -1).T.to(torch.float64)  # (plane, K)
+        if acc.planar:
+            eb, ei = edge_masks(acc.band.mask)
+            self.edge_matrix = torch.stack([eb, ei], -1).reshape(-1, 2).to(torch.float64) * _SOBEL_SCALE2
+        else:
+            self.edge_matrix = torch.zeros((math.prod(spatial), 2), dtype=torch.float64)
+        self.thickness = acc.band.thickness
+        k = regions.shape[0]
+        self.images = torch.zeros(groups, dtype=torch.float64, device=dev)
+        self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
+        self.edge = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
+        self.hist = torch.zeros((groups, acc.hist_band.numel() * 2), dtype=torch.int64, device=dev)
+        self.equiv = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
+        self.equiv_n = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
+        p = acc.probe_dim
+        self.probe_xx = torch.zeros((groups, p + 1, p + 1), dtype=torch.float64, device=dev)
+        self.probe_xy = torch.zeros((groups, p + 1, 2), dtype=torch.float64, device=dev)
+        self.probe_yy = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
+        self._acc = acc
+
+    def rows(self, n: int, device: torch.device, dtype: torch.dtype) -> ImageRows:
+        """Empty per-image rows for a batch of ``n`` images, in the activation's precision."""
+        return ImageRows(self, n, device, dtype)
+
+    def _group(self, image_index: torch.Tensor) -> torch.Tensor:
+        return (image_index.to(self.images.device).long() % self.n_groups).to(self.images.device)
+
+    def add_rows(self, rows: ImageRows, image_index: torch.Tensor) -> None:
+        """Add a batch's per-image rows to the groups of ``image_index (N,)``."""
+        g = self._group(image_index)
+        dev = self.images.device
+        self.images.index_add_(0, g, torch.ones(g.shape, dtype=torch.float64, device=dev))
+        self.moments.index_add_(0, g, rows.mom.to(device=dev, dtype=torch.float64))
+        self.edge.index_add_(0, g, rows.edge.to(device=dev, dtype=torch.float64))
+        self.hist.index_add_(0, g, rows.hist.to(dev))
+
+    def add_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor) -> None:
+        """The probe's sums of the images with ``split > 0`` (``xf``: ``(N, C, H, W)``), per image, to their groups."""
+        acc = self._acc
+        sel = split > 0
+        n, c, h, w = xf.shape
+        feats = xf[sel].permute(0, 2, 3, 1).reshape(-1, c)
+        if acc.proj is not None:
+            feats = feats @ acc.proj.to(device=xf.device, dtype=xf.dtype)
+        feats = feats.to(torch.float64).reshape(int(sel.sum()), h * w, -1)  # (k, HW, P)
+        k, hw, p = feats.shape
+        ones = torch.ones((k, hw, 1), dtype=torch.float64, device=feats.device)
+        ft = torch.cat([feats, ones], 2)  # (k, HW, P+1)
+        coords = acc._coords.to(feats.device)
+        g = self._group(image_index[sel.to(image_index.device)])
+        dev = self.images.device
+        self.probe_xx.index_add_(0, g, (ft.transpose(1, 2) @ ft).to(dev))
+        self.probe_xy.index_add_(0, g, (ft.transpose(1, 2) @ coords).to(dev))
+        self.probe_yy.index_add_(0, g, coords.square().sum(0).expand(k, 2).to(dev))
+
+    def add_equivariance(self, err: torch.Tensor, d: torch.Tensor, image_index: torch.Tensor) -> None:
+        """Per-image squared errors ``err (k, C, positions)`` at distances ``d (positions,)``, summed over the
+        border (``d < thickness``) and the interior, to the images' groups."""
+        border = (d < self.thickness).to(err.device)
+        split = torch.stack([border, ~border], 1).to(err.dtype)  # (positions, 2)
+        g = self._group(image_index)
+        dev = self.images.device
+        self.equiv.index_add_(0, g, (err @ split).to(dev))
+        self.equiv_n.index_add_(0, g, split.sum(0).expand(err.shape[0], 2).to(dev))
+
+    def all_reduce(self) -> None:
+        """Sum every group's statistics over the processes of the default ``torch.distributed`` group."""
+        all_reduce_sum(
+            self.images,
+            self.moments,
+            self.edge,
+            self.hist,
+            self.equiv,
+            self.equiv_n,
+            self.probe_xx,
+            self.probe_xy,
+            self.probe_yy,
+        )
+
+
 class LayerAccumulator:
     """All streaming statistics of one layer's output ``(N, C, *spatial)`` (spatial rank 1, 2 or 3).
 
@@ -160,6 +323,8 @@ class LayerAccumulator:
         bins: number of histogram bins.
         proj: ``(C, P)`` projection for the position probe, or ``None`` for the identity.
         device: where the accumulators live.
+        groups: number of image groups ``G`` of the bootstrap (image ``i`` belongs to group ``i mod G``); 0 keeps
+            no per-group statistics. Per group it keeps the small sums of :class:`GroupSums`.
     """
 
     def __init__(
@@ -171,6 +336,7 @@ class LayerAccumulator:
         bins: int,
         proj: torch.Tensor | None,
         device: torch.device,
+        groups: int = 0,
     ) -> None:
         c, *spatial = shape
         self.shape = tuple(shape)
@@ -214,6 +380,7 @@ class LayerAccumulator:
         self.equiv_err = torch.zeros((c, nd), dtype=torch.float64, device=device)
         self.equiv_count = torch.zeros(nd, dtype=torch.float64, device=device)
         self.notes: list[str] = []
+        self.groups = GroupSums(self, groups) if groups > 0 else None
 
     # ------------------------------------------------------------------ stream
     @property
@@ -235,11 +402,17 @@ class LayerAccumulator:
         self._s2 = torch.zeros_like(self._s2)
 
     def update(
-        self, x: torch.Tensor, probe_split: torch.Tensor | None = None, workspace: Workspace | None = None
+        self,
+        x: torch.Tensor,
+        probe_split: torch.Tensor | None = None,
+        workspace: Workspace | None = None,
+        image_index: torch.Tensor | None = None,
     ) -> None:
         """Add a batch ``(N, C, H, W)``. ``probe_split (N,)``: 0 = not in the probe, 1 = train, 2 = test.
 
         ``workspace``: scratch buffers shared between layers (one is made for this call when ``None``).
+        ``image_index (N,)``: the images' global indices, which pick their bootstrap groups (needed when the
+        accumulator keeps per-group sums).
         """
         if tuple(x.shape[1:]) != self.shape:
             raise PadkitValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
@@ -252,7 +425,10 @@ class LayerAccumulator:
             self._flush()
             # the first batch's mean (non-finite entries: 0) is the shift of all later sums
             self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
-        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True)
+            if self.groups is not None and self.groups.shift is None:
+                self.groups.shift = self._shift.reshape(self._shift.shape[0], -1).mean(1).to(torch.float64)
+        rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
+        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
         if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)
             self._n += xf.shape[0]
             self._s1 += s1.to(device=self.device, dtype=torch.float64)
@@ -264,9 +440,14 @@ class LayerAccumulator:
             xf = xf[finite_img].contiguous()
             if probe_split is not None:
                 probe_split = probe_split[finite_img.to(probe_split.device)]
+            if image_index is not None:
+                image_index = image_index[finite_img.to(image_index.device)]
             if xf.shape[0] == 0:
                 return
-            _, _, energy, counts = self._batch_sums(xf, ws, moments=False)
+            rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
+            _, _, energy, counts = self._batch_sums(xf, ws, moments=False, rows=rows)
+            if rows is not None:  # the moments' rows of the slow path: per-channel shifted sums of finite images
+                rows.fill_moments(xf, self.groups.shift.to(xf.dtype))  # type: ignore[union-attr]
         if self.planar:
             self.edge_sum[:, 1:-1, 1:-1] += (
                 energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
@@ -277,9 +458,15 @@ class LayerAccumulator:
         self.hist_interior += counts[total:].to(self.device)
         if self.planar and probe_split is not None and bool((probe_split > 0).any()):
             self._update_probe(xf, probe_split.to(xf.device))
+        if self.groups is not None and rows is not None:
+            if image_index is None:
+                raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+            self.groups.add_rows(rows, image_index)
+            if self.planar and probe_split is not None and bool((probe_split > 0).any()):
+                self.groups.add_probe(xf, probe_split.to(xf.device), image_index)
 
     def _batch_sums(
-        self, xf: torch.Tensor, ws: Workspace, *, moments: bool
+        self, xf: torch.Tensor, ws: Workspace, *, moments: bool, rows: ImageRows | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pass over a contiguous batch ``(N, C, *spatial)`` in chunks of whole planes (maps of one channel).
 
@@ -287,6 +474,9 @@ class LayerAccumulator:
         (``(C, *spatial)``, zero when ``moments`` is False), the unscaled Sobel energy ``(C, H, W)`` (2-D maps only;
         garbage on the outer ring, which has no value) and the histogram counts ``(2 * C * bins,)`` (band, then
         interior).
+
+        ``rows``: when given, the per-image sums of the bootstrap are filled in the same pass (chunks then never
+        span two images).
         """
         n, c = xf.shape[:2]
         dt, dev = xf.dtype, xf.device
@@ -300,7 +490,10 @@ class LayerAccumulator:
         bias = -self._hist_lo4.to(dt) * inv
         offsets = self._hist_offsets
         plane = math.prod(xf.shape[2:])
-        if dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
+        if rows is not None:  # per-image sums: one image per chunk
+            step = c if dev.type != "cpu" else max(1, _CHUNK_ELEMENTS // plane)
+            chunks = [(i, i + 1, a, min(a + step, c)) for i in range(n) for a in range(0, c, step)]
+        elif dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
             chunks = [(0, n, 0, c)]
         elif c * plane >= _CHUNK_ELEMENTS:  # chunks of channels within one image
             step = max(1, _CHUNK_ELEMENTS // plane)
@@ -312,11 +505,14 @@ class LayerAccumulator:
         b0 = ws.get(0, (most,), dt, dev)
         b1 = ws.get(1, (most,), dt, dev)
         bidx = ws.get(6, (most,), offsets.dtype, dev)
+        gshift = None if rows is None else self.groups.shift.to(dt)  # type: ignore[union-attr]
         for i0, i1, c0, c1 in chunks:
             xc = xf[i0:i1, c0:c1]  # contiguous (k, cc, H, W)
             shape = xc.shape
             size = xc.numel()
             single = i1 - i0 == 1
+            if rows is not None and moments:
+                rows.add_moments(i0, c0, c1, xc[0], gshift[c0:c1], b1)  # type: ignore[index]
             if moments and shift is not None:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
                 if single:
@@ -326,13 +522,22 @@ class LayerAccumulator:
                     s1[c0:c1] += d.sum(0)
                     s2[c0:c1] += d.square_().sum(0)
             for k in range(i1 - i0 if self.planar else 0):  # per image: the energy is summed over images
-                _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                if rows is None:
+                    _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                else:  # this image's energy on its own, reduced to its band and interior sums, then added
+                    ek = ws.get(7, xc.shape[1:], dt, dev).zero_()
+                    _add_sobel_energy(xc[k], ek, b0, b1)
+                    rows.add_edges(i0 + k, c0, c1, ek)
+                    energy[c0:c1] += ek
             # histogram: bin index + channel offset + (bins * C) for interior positions, one bincount per chunk
             t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(shape)).clamp_(0, self.bins - 1)
             idx = bidx[:size].view(shape)
             idx.copy_(t)  # truncation = floor for t >= 0
             idx += offsets[c0:c1]
-            counts += torch.bincount(idx.view(-1), minlength=counts.numel())
+            chunk_counts = torch.bincount(idx.view(-1), minlength=counts.numel())
+            counts += chunk_counts
+            if rows is not None:
+                rows.hist[i0] += chunk_counts
         return s1, s2, energy, counts
 
     def _update_probe(self, xf: torch.Tensor, split: torch.Tensor) -> None:
@@ -361,11 +566,14 @@ class LayerAccumulator:
             self.probe_yy[code - 1] += float(k) * self._coords.square().sum(0)
 
     # ------------------------------------------------------------ equivariance
-    def update_equivariance(self, fa: torch.Tensor, fb: torch.Tensor, kh: int, kw: int) -> None:
+    def update_equivariance(
+        self, fa: torch.Tensor, fb: torch.Tensor, kh: int, kw: int, image_index: torch.Tensor | None = None
+    ) -> None:
         """Compare features of two crops: ``fb[i, j]`` should equal ``fa[i + kh, j + kw]`` (shift in output pixels).
 
         ``fa``, ``fb``: ``(N, C, H', W')`` outputs of the crops ``x[:, :, :S', :S']`` and
-        ``x[:, :, dh:dh+S', dw:dw+S']`` with ``dh = kh * stride_h``, ``dw = kw * stride_w``.
+        ``x[:, :, dh:dh+S', dw:dw+S']`` with ``dh = kh * stride_h``, ``dw = kw * stride_w``. ``image_index (N,)``:
+        the images' global indices (needed when per-group sums are kept).
         """
         _n, c, h, w = fa.shape
         if fb.shape != fa.shape or kh >= h or kw >= w:
@@ -376,10 +584,15 @@ class LayerAccumulator:
         a, b = a[ok], b[ok]
         if a.shape[0] == 0:
             return
-        err = (a - b).square().sum(0).reshape(c, -1)  # (C, Ho*Wo)
+        err_img = (a - b).square_()  # (k, C, Ho, Wo)
+        err = err_img.sum(0).reshape(c, -1)  # (C, Ho*Wo)
         dmap = distance_map(h, w, device=fa.device)
         d = torch.minimum(dmap[kh:, kw:], dmap[: h - kh, : w - kw]).reshape(-1)
         d = d.clamp(max=self.equiv_count.numel() - 1).to(self.device)
+        if self.groups is not None:
+            if image_index is None:
+                raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+            self.groups.add_equivariance(err_img.flatten(2), d, image_index[ok.to(image_index.device)])
         self.equiv_err.index_add_(1, d, err.to(self.device))
         self.equiv_count.index_add_(
             0, d, torch.full(d.shape, float(a.shape[0]), dtype=torch.float64, device=self.device)
@@ -400,6 +613,8 @@ class LayerAccumulator:
             self.equiv_err,
             self.equiv_count,
         )
+        if self.groups is not None:
+            self.groups.all_reduce()
 
     def state(self) -> dict[str, Any]:
         """The accumulated tensors (for tests and debugging)."""
