@@ -249,6 +249,14 @@ class GroupSums:
         self.probe_yy = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
         self._acc = acc
 
+    def calibrate(self, x: torch.Tensor) -> None:
+        """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
+        (every process of a distributed audit calibrates on the same batch, so their sums share the shift)."""
+        xd = x.detach().transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
+        finite = torch.isfinite(xd)
+        total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
+        self.shift = (total / finite.sum(1).clamp(min=1)).to(self.images.device)
+
     def rows(self, n: int, device: torch.device, dtype: torch.dtype) -> ImageRows:
         """Empty per-image rows for a batch of ``n`` images, in the activation's precision."""
         return ImageRows(self, n, device, dtype)
@@ -421,12 +429,12 @@ class LayerAccumulator:
             xf = xf.float()
         xf = xf.contiguous()
         ws = Workspace() if workspace is None else workspace
+        if self.groups is not None and self.groups.shift is None:
+            self.groups.calibrate(xf)
         if self._shift is None or self._shift.dtype != xf.dtype:
             self._flush()
             # the first batch's mean (non-finite entries: 0) is the shift of all later sums
             self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
-            if self.groups is not None and self.groups.shift is None:
-                self.groups.shift = self._shift.reshape(self._shift.shape[0], -1).mean(1).to(torch.float64)
         rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
         s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
         if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)

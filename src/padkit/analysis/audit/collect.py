@@ -160,6 +160,8 @@ class Collector:
         self.layer_index += 1
         groups = self.settings.bootstrap_groups if self.settings.bootstrap > 0 else 0
         info.acc = LayerAccumulator((c, *spatial), band, lo, width, bins, proj, self.device, groups)
+        if info.acc.groups is not None:
+            info.acc.groups.calibrate(out)
         if note is not None:
             info.acc.notes.append(note)
 
