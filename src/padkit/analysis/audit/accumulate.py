@@ -151,6 +151,23 @@ def _add_sobel_energy(xc: torch.Tensor, energy: torch.Tensor, b0: torch.Tensor, 
     inner.addcmul_(gy, gy)
 
 
+def _probe_blocks(feats: torch.Tensor, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The position probe's sums of each image: ``x~ x~^T`` ``(k, P+1, P+1)``, ``x~ y^T`` ``(k, P+1, 2)`` and
+    ``y^2`` ``(k, 2)`` from float64 features ``(k, HW, P)`` and coordinates ``(HW, 2)``, ``x~ = (features, 1)``."""
+    k, hw, p = feats.shape
+    xx = torch.empty((k, p + 1, p + 1), dtype=feats.dtype, device=feats.device)
+    xx[:, :p, :p] = feats.transpose(1, 2) @ feats
+    fsum = feats.sum(1)
+    xx[:, :p, p] = fsum
+    xx[:, p, :p] = fsum
+    xx[:, p, p] = float(hw)
+    xy = torch.empty((k, p + 1, 2), dtype=feats.dtype, device=feats.device)
+    xy[:, :p] = feats.transpose(1, 2) @ coords
+    xy[:, p] = coords.sum(0)
+    yy = coords.square().sum(0).expand(k, 2)
+    return xx, xy, yy
+
+
 def region_masks(band: Band) -> torch.Tensor:
     """The regions whose pooled moments the metrics read, as a bool stack ``(K, *spatial)``: the band, the
     interior, then each side strip of the band (two per axis, before and after, see :func:`side_names`)."""
@@ -172,27 +189,58 @@ def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre & near, centre & ~near
 
 
+def _is_frame(band: Band) -> bool:
+    """Whether a 2-D band is exactly the frame of its side widths (then region sums need only row and column sums)."""
+    mask = band.mask
+    if mask.ndim != 2:
+        return False
+    t, b, left, r = band.widths
+    h, w = mask.shape
+    frame = torch.ones_like(mask)
+    frame[t : h - b, left : w - r] = False
+    return bool(torch.equal(frame, mask))
+
+
 class ImageRows:
     """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass."""
 
     def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
         c = sums.channels
+        self.frame = sums.frame
         self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
         self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
         self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
         self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
+        self._edge_before = torch.zeros((c, 2), dtype=dtype, device=device)
         self.hist = torch.zeros((n, sums.hist.shape[1]), dtype=torch.int64, device=device)
 
-    def add_moments(
-        self, i: int, c0: int, c1: int, x: torch.Tensor, shift: torch.Tensor, scratch: torch.Tensor
-    ) -> None:
-        """Region sums of ``y = x - shift`` and ``y^2`` of image ``i``'s channels ``c0:c1`` (``x``: ``(cc, *spatial)``)."""
-        cc = x.shape[0]
-        y = torch.sub(x, shift.reshape(cc, *[1] * (x.ndim - 1)), out=scratch[: x.numel()].view(x.shape))
-        ym = y.view(cc, -1)
-        self.mom[i, c0:c1, :, 0] = ym @ self.regions
-        ym.square_()
-        self.mom[i, c0:c1, :, 1] = ym @ self.regions
+    def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
+        """Sums of ``d (cc, *spatial)`` over each region of :func:`region_masks`: ``(cc, K)``."""
+        if self.frame is None:
+            return d.reshape(d.shape[0], -1) @ self.regions
+        t, b, left, r = self.frame
+        rows, cols = d.sum(2), d.sum(1)  # (cc, H), (cc, W)
+        total = rows.sum(1)
+        top, bottom = rows[:, :t].sum(1), rows[:, rows.shape[1] - b :].sum(1)
+        lside, rside = cols[:, :left].sum(1), cols[:, cols.shape[1] - r :].sum(1)
+        h, w = d.shape[1:]
+        corners = (
+            d[:, :t, :left].sum((1, 2))
+            + d[:, :t, w - r :].sum((1, 2))
+            + d[:, h - b :, :left].sum((1, 2))
+            + d[:, h - b :, w - r :].sum((1, 2))
+        )
+        band = top + bottom + lside + rside - corners
+        return torch.stack([band, total - band, top, bottom, lside, rside], 1)
+
+    def add_moments(self, i: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
+        """Region sums of ``d = x - shift_c`` and ``d^2`` of image ``i``'s channels ``c0:c1`` (``d``: ``(cc,
+        *spatial)``, squared in place), also added to the batch sums ``s1``, ``s2`` of those channels."""
+        self.mom[i, c0:c1, :, 0] = self._region_sums(d)
+        s1 += d
+        d.square_()
+        self.mom[i, c0:c1, :, 1] = self._region_sums(d)
+        s2 += d
 
     def fill_moments(self, xf: torch.Tensor, shift: torch.Tensor) -> None:
         """All images' region sums at once (``xf``: ``(N, C, *spatial)``, every value finite)."""
@@ -202,8 +250,11 @@ class ImageRows:
         self.mom[..., 1] = y.square_() @ self.regions
 
     def add_edges(self, i: int, c0: int, c1: int, energy: torch.Tensor) -> None:
-        """Image ``i``'s unscaled Sobel energy ``(cc, H, W)`` of channels ``c0:c1``, summed over the two edge regions."""
-        self.edge[i, c0:c1] = energy.view(energy.shape[0], -1) @ self.edge_regions
+        """Image ``i``'s Sobel energy of channels ``c0:c1``, summed over the two edge regions: the batch's running
+        energy ``(cc, H, W)`` (images up to ``i`` added) minus its sums before image ``i``."""
+        now = energy.reshape(energy.shape[0], -1) @ self.edge_regions
+        self.edge[i, c0:c1] = now - self._edge_before[c0:c1]
+        self._edge_before[c0:c1] = now
 
 
 class GroupSums:
@@ -236,6 +287,7 @@ class GroupSums:
         else:
             self.edge_matrix = torch.zeros((math.prod(spatial), 2), dtype=torch.float64)
         self.thickness = acc.band.thickness
+        self.frame = acc.band.widths if _is_frame(acc.band) else None  # (top, bottom, left, right) when a frame
         k = regions.shape[0]
         self.images = torch.zeros(groups, dtype=torch.float64, device=dev)
         self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
@@ -255,7 +307,9 @@ class GroupSums:
         xd = x.detach().transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
         finite = torch.isfinite(xd)
         total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
-        self.shift = (total / finite.sum(1).clamp(min=1)).to(self.images.device)
+        # rounded to the activation precision: the per-image sums subtract the rounded value
+        shift = (total / finite.sum(1).clamp(min=1)).to(x.dtype if x.is_floating_point() else torch.float32)
+        self.shift = shift.to(device=self.images.device, dtype=torch.float64)
 
     def rows(self, n: int, device: torch.device, dtype: torch.dtype) -> ImageRows:
         """Empty per-image rows for a batch of ``n`` images, in the activation's precision."""
@@ -273,24 +327,13 @@ class GroupSums:
         self.edge.index_add_(0, g, rows.edge.to(device=dev, dtype=torch.float64))
         self.hist.index_add_(0, g, rows.hist.to(dev))
 
-    def add_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor) -> None:
-        """The probe's sums of the images with ``split > 0`` (``xf``: ``(N, C, H, W)``), per image, to their groups."""
-        acc = self._acc
-        sel = split > 0
-        n, c, h, w = xf.shape
-        feats = xf[sel].permute(0, 2, 3, 1).reshape(-1, c)
-        if acc.proj is not None:
-            feats = feats @ acc.proj.to(device=xf.device, dtype=xf.dtype)
-        feats = feats.to(torch.float64).reshape(int(sel.sum()), h * w, -1)  # (k, HW, P)
-        k, hw, p = feats.shape
-        ones = torch.ones((k, hw, 1), dtype=torch.float64, device=feats.device)
-        ft = torch.cat([feats, ones], 2)  # (k, HW, P+1)
-        coords = acc._coords.to(feats.device)
-        g = self._group(image_index[sel.to(image_index.device)])
+    def add_probe(self, xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, image_index: torch.Tensor) -> None:
+        """Per-image probe sums (:func:`_probe_blocks`) to the groups of ``image_index``."""
+        g = self._group(image_index)
         dev = self.images.device
-        self.probe_xx.index_add_(0, g, (ft.transpose(1, 2) @ ft).to(dev))
-        self.probe_xy.index_add_(0, g, (ft.transpose(1, 2) @ coords).to(dev))
-        self.probe_yy.index_add_(0, g, coords.square().sum(0).expand(k, 2).to(dev))
+        self.probe_xx.index_add_(0, g, xx.to(dev))
+        self.probe_xy.index_add_(0, g, xy.to(dev))
+        self.probe_yy.index_add_(0, g, yy.to(dev))
 
     def add_equivariance(self, err: torch.Tensor, d: torch.Tensor, image_index: torch.Tensor) -> None:
         """Per-image squared errors ``err (k, C, positions)`` at distances ``d (positions,)``, summed over the
@@ -433,8 +476,13 @@ class LayerAccumulator:
             self.groups.calibrate(xf)
         if self._shift is None or self._shift.dtype != xf.dtype:
             self._flush()
-            # the first batch's mean (non-finite entries: 0) is the shift of all later sums
-            self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
+            # the first batch's mean (non-finite entries: 0) is the shift of all later sums; with per-group sums, the
+            # groups' per-channel shift (so that one pass serves both)
+            if self.groups is not None and self.groups.shift is not None:
+                per_channel = (-1, *[1] * (xf.ndim - 2))
+                self._shift = self.groups.shift.to(xf.dtype).reshape(per_channel).expand(self.shape).contiguous()
+            else:
+                self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
         rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
         s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
         if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)
@@ -464,14 +512,12 @@ class LayerAccumulator:
         total = self.hist_band.numel()
         self.hist_band += counts[:total].to(self.device)
         self.hist_interior += counts[total:].to(self.device)
-        if self.planar and probe_split is not None and bool((probe_split > 0).any()):
-            self._update_probe(xf, probe_split.to(xf.device))
         if self.groups is not None and rows is not None:
             if image_index is None:
                 raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
             self.groups.add_rows(rows, image_index)
-            if self.planar and probe_split is not None and bool((probe_split > 0).any()):
-                self.groups.add_probe(xf, probe_split.to(xf.device), image_index)
+        if self.planar and probe_split is not None and bool((probe_split > 0).any()):
+            self._update_probe(xf, probe_split.to(xf.device), image_index)
 
     def _batch_sums(
         self, xf: torch.Tensor, ws: Workspace, *, moments: bool, rows: ImageRows | None = None
@@ -513,17 +559,16 @@ class LayerAccumulator:
         b0 = ws.get(0, (most,), dt, dev)
         b1 = ws.get(1, (most,), dt, dev)
         bidx = ws.get(6, (most,), offsets.dtype, dev)
-        gshift = None if rows is None else self.groups.shift.to(dt)  # type: ignore[union-attr]
         for i0, i1, c0, c1 in chunks:
             xc = xf[i0:i1, c0:c1]  # contiguous (k, cc, H, W)
             shape = xc.shape
             size = xc.numel()
             single = i1 - i0 == 1
-            if rows is not None and moments:
-                rows.add_moments(i0, c0, c1, xc[0], gshift[c0:c1], b1)  # type: ignore[index]
             if moments and shift is not None:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
-                if single:
+                if rows is not None:  # one image; the shift is per channel, so d's region sums are the rows'
+                    rows.add_moments(i0, c0, c1, d[0], s1[c0:c1], s2[c0:c1])
+                elif single:
                     s1[c0:c1] += d[0]
                     s2[c0:c1].addcmul_(d[0], d[0])
                 else:
@@ -532,11 +577,9 @@ class LayerAccumulator:
             for k in range(i1 - i0 if self.planar else 0):  # per image: the energy is summed over images
                 if rows is None:
                     _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
-                else:  # this image's energy on its own, reduced to its band and interior sums, then added
-                    ek = ws.get(7, xc.shape[1:], dt, dev).zero_()
-                    _add_sobel_energy(xc[k], ek, b0, b1)
-                    rows.add_edges(i0 + k, c0, c1, ek)
-                    energy[c0:c1] += ek
+                else:  # the running energy's region sums after this image, less those before it
+                    _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                    rows.add_edges(i0 + k, c0, c1, energy[c0:c1])
             # histogram: bin index + channel offset + (bins * C) for interior positions, one bincount per chunk
             t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(shape)).clamp_(0, self.bins - 1)
             idx = bidx[:size].view(shape)
@@ -548,7 +591,7 @@ class LayerAccumulator:
                 rows.hist[i0] += chunk_counts
         return s1, s2, energy, counts
 
-    def _update_probe(self, xf: torch.Tensor, split: torch.Tensor) -> None:
+    def _update_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor | None = None) -> None:
         _n, c, h, w = xf.shape
         proj = None if self.proj is None else self.proj.to(device=xf.device, dtype=xf.dtype)
         for code in (1, 2):
@@ -559,19 +602,13 @@ class LayerAccumulator:
             feats = xf[sel].permute(0, 2, 3, 1).reshape(-1, c)  # (k*H*W, C), the activation's precision
             if proj is not None:
                 feats = feats @ proj  # (k*H*W, P): random projection before the float64 Gram matrix
-            feats = feats.to(torch.float64)
-            p = feats.shape[1]
-            xx = self.probe_xx[code - 1]
-            xx[:p, :p] += (feats.T @ feats).to(self.device)
-            fsum = feats.sum(0).to(self.device)
-            xx[:p, p] += fsum
-            xx[p, :p] += fsum
-            xx[p, p] += float(k * h * w)
-            # sum over images and positions of x~ y^T = (sum over images of x~)^T y, y the same on every image
-            per_pos = feats.reshape(k, h * w, p).sum(0)  # (H*W, P)
-            self.probe_xy[code - 1, :p] += (per_pos.T @ self._coords.to(per_pos.device)).to(self.device)
-            self.probe_xy[code - 1, p] += float(k) * self._coords.sum(0)
-            self.probe_yy[code - 1] += float(k) * self._coords.square().sum(0)
+            feats = feats.to(torch.float64).reshape(k, h * w, -1)
+            xx, xy, yy = _probe_blocks(feats, self._coords.to(feats.device))  # per image
+            self.probe_xx[code - 1] += xx.sum(0).to(self.device)
+            self.probe_xy[code - 1] += xy.sum(0).to(self.device)
+            self.probe_yy[code - 1] += yy.sum(0).to(self.device)
+            if self.groups is not None and image_index is not None:
+                self.groups.add_probe(xx, xy, yy, image_index[sel.to(image_index.device)])
 
     # ------------------------------------------------------------ equivariance
     def update_equivariance(

@@ -56,7 +56,7 @@ LAYER_INTERVALS: tuple[str, ...] = (
     "padding_aware_channels",
 )
 #: Replicates of the Wasserstein distance are formed this many at a time (each holds a layer's histograms).
-_HIST_CHUNK = 16
+_HIST_CHUNK = 50
 
 
 def bootstrap_weights(images: torch.Tensor, replicates: int, seed: int) -> torch.Tensor:
@@ -149,7 +149,7 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     n_img = w @ gs.images  # (R,)
 
     # pooled moments per replicate, channel and region: (R, C, K)
-    sums = torch.einsum("rg,gcks->rcks", w, gs.moments)
+    sums = (w @ gs.moments.reshape(gs.n_groups, -1)).reshape(reps, *gs.moments.shape[1:])
     counts = n_img[:, None] * gs.region_sizes[None]  # (R, K)
     cnt = counts[:, None, :].expand(-1, sums.shape[1], -1)
 
@@ -178,19 +178,20 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     log_vr = torch.log(torch.where(vr_ok, var_b, torch.ones_like(var_b)) / torch.where(vr_ok, var_i, torch.ones_like(var_i)))
     out["var_ratio"] = _masked_mean(log_vr, vr_ok).exp()
 
-    # Wasserstein-1 from the weighted histograms, a few replicates at a time
+    # Wasserstein-1 from the weighted cumulative histograms (cumulation is linear: done once per group), in
+    # float32, a few replicates at a time
     c, bins = acc.shape[0], acc.bins
-    hist = gs.hist.to(torch.float64)
-    width = acc.hist_width.to(device=dev, dtype=torch.float64)
+    cum = gs.hist.view(gs.n_groups, 2, c, bins).cumsum(-1).to(torch.float32).reshape(gs.n_groups, -1)
+    scale = (acc.hist_width.to(device=dev, dtype=torch.float64) / var_a.sqrt().clamp(min=1e-300)).to(torch.float32)
+    w32 = w.to(torch.float32)
     w1_all = []
     for r0 in range(0, reps, _HIST_CHUNK):
-        h = (w[r0 : r0 + _HIST_CHUNK] @ hist).view(-1, 2, c, bins)
-        hb, hi = h[:, 0], h[:, 1]
-        hb_n, hi_n = hb.sum(-1, keepdim=True), hi.sum(-1, keepdim=True)
-        gap = (hb.cumsum(-1) / hb_n.clamp(min=1) - hi.cumsum(-1) / hi_n.clamp(min=1)).abs().sum(-1)  # (r, C)
-        w1 = gap * width / var_a[r0 : r0 + _HIST_CHUNK].sqrt().clamp(min=1e-300)
-        ok = valid[r0 : r0 + _HIST_CHUNK] & (hb_n[..., 0] > 0) & (hi_n[..., 0] > 0)
-        w1_all.append(_masked_mean(w1, ok))
+        h = (w32[r0 : r0 + _HIST_CHUNK] @ cum).view(-1, 2, c, bins)
+        totals = h[..., -1:]  # (r, 2, C, 1)
+        h.div_(totals.clamp(min=1))
+        gap = (h[:, 0] - h[:, 1]).abs_().sum(-1)  # (r, C)
+        ok = valid[r0 : r0 + _HIST_CHUNK] & (totals[:, 0, :, 0] > 0) & (totals[:, 1, :, 0] > 0)
+        w1_all.append(_masked_mean((gap * scale[r0 : r0 + _HIST_CHUNK]).double(), ok))
     out["wasserstein"] = torch.cat(w1_all) if w1_all else nan
 
     # false edges: energy summed over the centres that see the band / those that do not, per channel variance
@@ -200,7 +201,7 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     else:
         nb = ni = 0.0
     if nb > 0 and ni > 0:
-        e = torch.einsum("rg,gck->rck", w, gs.edge) / var_a.clamp(min=1e-300)[..., None]  # (R, C, 2)
+        e = (w @ gs.edge.reshape(gs.n_groups, -1)).reshape(reps, -1, 2) / var_a.clamp(min=1e-300)[..., None]
         e = torch.where(valid[..., None], e, torch.zeros_like(e)).sum(1)  # (R, 2)
         fer = _ratio(e[:, 0] / nb, e[:, 1] / ni)
         out["false_edge_ratio"] = torch.where(valid.any(1) & (n_img > 0), fer, nan)
@@ -209,7 +210,7 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
 
     # equivariance: border / interior relative errors
     en = w @ gs.equiv_n  # (R, 2)
-    rel = torch.einsum("rg,gck->rck", w, gs.equiv) / (2 * var_a.clamp(min=1e-300))[..., None]
+    rel = (w @ gs.equiv.reshape(gs.n_groups, -1)).reshape(reps, -1, 2) / (2 * var_a.clamp(min=1e-300))[..., None]
     rel = _masked_mean(rel.transpose(1, 2), valid[:, None, :].expand(-1, 2, -1))  # (R, 2): mean over valid channels
     eq = torch.where(en > 0, rel / en.clamp(min=1e-300), torch.full_like(rel, math.nan))
     measured = (en.sum(1) > 0) & valid.any(1)
@@ -223,10 +224,11 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     if acc.planar:
         even = torch.zeros(gs.n_groups, dtype=torch.float64, device=dev)
         even[0::2] = 1.0
-        split = torch.stack([w * even, w * (1 - even)], 1)  # (R, 2, G)
-        xx = torch.einsum("rsg,gij->rsij", split, gs.probe_xx)
-        xy = torch.einsum("rsg,gij->rsij", split, gs.probe_xy)
-        yy = torch.einsum("rsg,gi->rsi", split, gs.probe_yy)
+        split = torch.stack([w * even, w * (1 - even)], 1).reshape(2 * reps, -1)  # (R * 2, G)
+        g = gs.n_groups
+        xx = (split @ gs.probe_xx.reshape(g, -1)).reshape(reps, 2, *gs.probe_xx.shape[1:])
+        xy = (split @ gs.probe_xy.reshape(g, -1)).reshape(reps, 2, *gs.probe_xy.shape[1:])
+        yy = (split @ gs.probe_yy).reshape(reps, 2, 2)
         out["position_r2"] = probe_r2_batch(xx, xy, yy)
     else:
         out["position_r2"] = nan
