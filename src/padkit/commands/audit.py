@@ -19,7 +19,16 @@ from typing import Any
 from .._errors import PadkitValueError
 from ._types import int_at_least, parse_layer_modes
 
-__all__ = ["GATES", "HELP", "add_arguments", "gate_value", "parse_fail_above", "parse_input_size", "parse_normalize_flag", "run"]
+__all__ = [
+    "GATES",
+    "HELP",
+    "add_arguments",
+    "gate_value",
+    "parse_fail_above",
+    "parse_input_size",
+    "parse_normalize_flag",
+    "run",
+]
 
 #: What ``--fail-above`` compares with its threshold.
 GATES = ("point", "upper")

@@ -99,9 +99,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(k > 0, total / k.clamp(min=1), torch.full_like(total, math.nan))
 
 
-def probe_r2_batch(
-    xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, *, alpha: float = PROBE_RIDGE
-) -> torch.Tensor:
+def probe_r2_batch(xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, *, alpha: float = PROBE_RIDGE) -> torch.Tensor:
     """:func:`~padkit.analysis.audit.metrics.probe_r2` for a batch of replicates.
 
     Args:
@@ -163,7 +161,8 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
         return per_channel + m1, (s2 / safe - m1.square()).clamp(min=0.0)
 
     mu, var = pooled(sums[..., 0], sums[..., 1], cnt)  # (R, C, K)
-    mu_a, var_a = pooled(sums[..., 0, 0] + sums[..., 1, 0], sums[..., 0, 1] + sums[..., 1, 1], cnt[..., 0] + cnt[..., 1])
+    both = sums[..., 0, :] + sums[..., 1, :]  # band and interior: all positions
+    mu_a, var_a = pooled(both[..., 0], both[..., 1], cnt[..., 0] + cnt[..., 1])
     mu_b, var_b, mu_i, var_i = mu[..., 0], var[..., 0], mu[..., 1], var[..., 1]
     has = (cnt[..., 0] > 0) & (cnt[..., 1] > 0)
     valid = valid_channels(var_a, mu_a) & has  # (R, C)
@@ -171,11 +170,10 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
 
     smd = ((mu_b - mu_i) / ((var_b + var_i) / 2).clamp(min=1e-300).sqrt()).abs()
     out["border_shift"] = _masked_mean(smd, valid)
-    out["smd_max"] = torch.where(
-        valid.any(1), torch.where(valid, smd, torch.full_like(smd, -math.inf)).amax(1), nan
-    )
+    out["smd_max"] = torch.where(valid.any(1), torch.where(valid, smd, torch.full_like(smd, -math.inf)).amax(1), nan)
     vr_ok = valid & valid_channels(var_b, mu_b) & valid_channels(var_i, mu_i)
-    log_vr = torch.log(torch.where(vr_ok, var_b, torch.ones_like(var_b)) / torch.where(vr_ok, var_i, torch.ones_like(var_i)))
+    one = torch.ones_like(var_b)
+    log_vr = torch.log(torch.where(vr_ok, var_b, one) / torch.where(vr_ok, var_i, one))
     out["var_ratio"] = _masked_mean(log_vr, vr_ok).exp()
 
     # Wasserstein-1 from the weighted cumulative histograms (cumulation is linear: done once per group), in

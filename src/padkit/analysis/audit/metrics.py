@@ -292,9 +292,10 @@ def summarize(layers: tuple[LayerResult, ...], *, note: str | None = None) -> Su
         np.array([lr.equivariance_border for lr in layers]), np.array([lr.equivariance_interior for lr in layers])
     )
     values["equivariance_gap"] = float(gap)
+    equiv = (float(eb), float(ei))
     if note is not None:
         values = {k: math.nan for k in values}
-        eb = ei = np.float64(math.nan)
+        equiv = (math.nan, math.nan)
     return Summary(
         border_shift=values["border_shift"],
         false_edge_ratio=values["false_edge_ratio"],
@@ -302,8 +303,8 @@ def summarize(layers: tuple[LayerResult, ...], *, note: str | None = None) -> Su
         position_r2=values["position_r2"],
         padding_aware_channels=None if note is not None else int(values["padding_aware_channels"]),
         worst={} if note is not None else worst,
-        equivariance_border=float(eb),
-        equivariance_interior=float(ei),
+        equivariance_border=equiv[0],
+        equivariance_interior=equiv[1],
         note=note,
     )
 
