@@ -6,8 +6,9 @@ images, kept per group, so a bootstrap replicate draws ``n`` of the ``n`` non-em
 replicates are computed at once (tensors with a leading replicate axis ``R``); activations are never kept.
 
 The same weights serve every layer and every mode of one audit, so the difference of a metric between two modes in
-one replicate is a paired difference over the same images. A 95% interval is the 2.5th and 97.5th percentile of the
-replicates (percentile bootstrap), over the replicates where the metric is finite.
+one replicate is a paired difference over the same images. A 95% interval is the basic bootstrap interval
+(:func:`interval`): the replicates' 2.5th and 97.5th percentiles reflected about the estimate, on the log scale for
+positive figures.
 
 Example:
     >>> w = bootstrap_weights(torch.tensor([2.0, 1.0, 0.0, 1.0]), 3, seed=0)
@@ -29,7 +30,9 @@ from .metrics import EQUIVARIANCE_FLOOR, PROBE_RIDGE, valid_channels
 __all__ = [
     "BOOTSTRAP_GROUPS",
     "DEFAULT_BOOTSTRAP",
+    "AT_MOST",
     "LAYER_INTERVALS",
+    "POSITIVE",
     "bootstrap_weights",
     "interval",
     "layer_replicates",
@@ -55,6 +58,10 @@ LAYER_INTERVALS: tuple[str, ...] = (
     "position_r2",
     "padding_aware_channels",
 )
+#: The figures that are >= 0 and ratio-like: their intervals are formed on the log scale (:func:`interval`).
+POSITIVE = frozenset(LAYER_INTERVALS) - {"position_r2"}
+#: The largest value of a figure, where its interval is clipped.
+AT_MOST = {"position_r2": 1.0}
 #: Replicates of the Wasserstein distance are formed this many at a time (each holds a layer's histograms).
 _HIST_CHUNK = 50
 
@@ -74,15 +81,40 @@ def bootstrap_weights(images: torch.Tensor, replicates: int, seed: int) -> torch
     return out
 
 
-def interval(values: np.ndarray | Sequence[float], level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of bootstrap replicates over the finite ones; NaNs when fewer than half are finite."""
+def interval(
+    values: np.ndarray | Sequence[float],
+    point: float,
+    *,
+    positive: bool = False,
+    at_most: float = math.inf,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """The basic bootstrap interval of ``point`` from its replicates ``values``: ``[2 t - q_hi, 2 t - q_lo]`` with
+    ``q_lo``, ``q_hi`` the replicates' ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (over the finite
+    replicates).
+
+    ``positive``: the figure is >= 0 and ratio-like; the interval is then formed on the log scale
+    (``[t^2 / q_hi, t^2 / q_lo]``) where the point and every replicate are > 0, else on the raw scale with its lower
+    end clipped at 0. ``at_most``: the figure's largest possible value (1 for an R^2), where the upper end is clipped.
+    NaNs when ``point`` is not finite or fewer than half the replicates are.
+
+    The basic interval reflects the replicates about the estimate: a figure that an average of absolute values or a
+    ratio inflates at small sample sizes (``border_shift``, ``false_edge_ratio``) has replicates inflated once more,
+    and the reflection moves the interval back towards the value more images would give (``docs/metrics.md``).
+    """
     v = np.asarray(values, dtype=np.float64)
     fin = v[np.isfinite(v)]
-    if v.size == 0 or fin.size * 2 < v.size:
+    if not math.isfinite(point) or v.size == 0 or fin.size * 2 < v.size:
         return (math.nan, math.nan)
     a = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(fin, [a, 100 - a])
-    return (float(lo), float(hi))
+    q_lo, q_hi = (float(q) for q in np.percentile(fin, [a, 100 - a]))
+    if positive and point > 0 and bool((fin > 0).all()):
+        lo, hi = point * point / q_hi, point * point / q_lo
+    else:
+        lo, hi = 2 * point - q_hi, 2 * point - q_lo
+        if positive:
+            lo, hi = max(lo, 0.0), max(hi, 0.0)
+    return (min(lo, at_most), min(hi, at_most))
 
 
 def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:

@@ -28,9 +28,11 @@ from ...modes import is_zero_fill, mode_name
 from .accumulate import distance_map
 from .batches import Batches, Prepare, global_batches, image_source
 from .bootstrap import (
+    AT_MOST,
     BOOTSTRAP_GROUPS,
     DEFAULT_BOOTSTRAP,
     LAYER_INTERVALS,
+    POSITIVE,
     bootstrap_weights,
     interval,
     layer_replicates,
@@ -428,7 +430,8 @@ def _mode_result(
         if weights is not None and info.acc.groups is not None and info.acc.groups.shift is not None:
             reps = layer_replicates(info.acc, weights, pa_threshold=s.pa_threshold)
             layer_reps.append(reps)
-            lr = dataclasses.replace(lr, ci={m: interval(reps[m]) for m in LAYER_INTERVALS})
+            ci = {m: interval(reps[m], float(getattr(lr, m)), positive=m in POSITIVE, at_most=AT_MOST.get(m, math.inf)) for m in LAYER_INTERVALS}
+            lr = dataclasses.replace(lr, ci=ci)
         layer_results.append(lr)
     if _pads_with_zeros(st) and not istats.centred:
         z = ", ".join(f"{v:+.2f}" for v in istats.zero_z)
@@ -448,7 +451,8 @@ def _mode_result(
         reps_summary = summary_replicates(layer_reps)
         if st.not_applicable is not None:
             reps_summary = {k: np.full_like(v, np.nan) for k, v in reps_summary.items()}
-        summary = dataclasses.replace(summary, ci={m: interval(v) for m, v in reps_summary.items()})
+        ci = {m: interval(v, summary.value(m), positive=m in POSITIVE, at_most=AT_MOST.get(m, math.inf)) for m, v in reps_summary.items()}
+        summary = dataclasses.replace(summary, ci=ci)
     return ModeResult(st.label, summary, layers, tuple(collapse(st.warnings))), reps_summary
 
 
@@ -469,7 +473,7 @@ def _compare(results: Sequence[tuple[ModeResult, dict[str, np.ndarray]]]) -> tup
         for metric in (*METRICS[:3], "equivariance_border", "equivariance_interior", *METRICS[3:]):
             value = res.summary.value(metric) - base_res.summary.value(metric)
             if reps and base_reps:
-                ci = interval(reps[metric] - base_reps[metric])
+                ci = interval(reps[metric] - base_reps[metric], value)
             else:
                 ci = (math.nan, math.nan)
             diffs.append(Difference(metric, value, ci))
