@@ -125,11 +125,17 @@ def test_weights_draw_every_nonempty_group_n_times():
     assert not torch.equal(w, bootstrap_weights(images, 500, seed=8))
 
 
-def test_interval_is_the_percentile_interval_of_finite_replicates():
-    v = np.arange(1001, dtype=float)
-    assert interval(v) == pytest.approx((25.0, 975.0))
-    assert interval(np.r_[v, [np.nan] * 10]) == pytest.approx((25.0, 975.0))
-    assert all(math.isnan(b) for b in interval([np.nan, np.nan, 1.0]))
+def test_interval_is_the_basic_bootstrap_interval():
+    v = np.arange(1001, dtype=float) / 1000 + 0.5  # replicates 0.5 .. 1.5: percentiles 0.525 and 1.475
+    assert interval(v, 1.0) == pytest.approx((0.525, 1.475))  # 2 t - q_hi, 2 t - q_lo
+    assert interval(v, 1.2) == pytest.approx((2.4 - 1.475, 2.4 - 0.525))
+    assert interval(np.r_[v, [np.nan] * 10], 1.0) == pytest.approx((0.525, 1.475))  # NaN replicates are left out
+    assert interval(v, 1.2, positive=True) == pytest.approx((1.44 / 1.475, 1.44 / 0.525))  # log scale
+    # a positive figure with a zero replicate: raw scale, clipped at 0
+    assert interval(np.r_[0.0, v], 0.2, positive=True)[0] == 0.0
+    assert interval(v, 1.2, at_most=1.0)[1] == 1.0
+    assert all(math.isnan(b) for b in interval([np.nan, np.nan, 1.0], 1.0))
+    assert all(math.isnan(b) for b in interval(v, math.nan))
 
 
 def test_intervals_are_seeded_and_bracket_the_estimates():
