@@ -80,7 +80,7 @@ def check(result: dict, sizes=(8, 32, 128)) -> None:
                 assert width[n] > width[big], (m, n, width)
             lo, hi = nested[n][m][1]
             assert lo <= point <= hi, (m, n, point, (lo, hi))  # the interval covers the estimate from more images
-        (va, (la, ha)), (vb, (lb, hb)) = result["disjoint"][0][m], result["disjoint"][1][m]
+        (_, (la, ha)), (_, (lb, hb)) = result["disjoint"][0][m], result["disjoint"][1][m]
         assert la <= hb and lb <= ha, (m, (la, ha), (lb, hb))  # disjoint photographs: the intervals overlap
 
 

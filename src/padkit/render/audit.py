@@ -29,6 +29,7 @@ __all__ = [
     "render_json",
     "render_table",
     "save_heatmap_png",
+    "summary_cell",
 ]
 
 _HEADERS = (
@@ -48,7 +49,7 @@ _HEADERS = (
 #: The shape column's header by spatial rank.
 _SHAPE_HEADERS = {1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
 #: Decimals per metric in tables.
-_DIGITS = {"equivariance_gap": 1, "equivariance_border": 3, "equivariance_interior": 3}
+_DIGITS = {"equivariance_gap": 1, "equivariance_border": 3, "equivariance_interior": 3, "padding_aware_channels": 0}
 #: The mark of a paired difference whose 95% interval excludes 0.
 _MARK = "*"
 
@@ -57,10 +58,14 @@ def format_interval(value: float | int | None, ci: tuple[float, float] | None, d
     """``0.30 [0.28, 0.35]``: a value and its interval (the value alone when there is none, ``n/a`` for None)."""
     if value is None:
         return "n/a"
-    text = format_number(value, digits)
+
+    def fmt(v: float | int) -> str:  # digits 0: a count, written as an int
+        return str(round(v)) if digits == 0 and math.isfinite(v) else format_number(v, digits)
+
+    text = fmt(value)
     if ci is None or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in ci):
         return text
-    return f"{text} [{format_number(ci[0], digits)}, {format_number(ci[1], digits)}]"
+    return f"{text} [{fmt(ci[0])}, {fmt(ci[1])}]"
 
 
 def _cell(lr: LayerResult, metric: str, digits: int = 2) -> str:
@@ -85,7 +90,8 @@ def _layer_row(lr: LayerResult) -> tuple[str, ...]:
     )
 
 
-def _summary_cell(summary: Summary, metric: str) -> str:
+def summary_cell(summary: Summary, metric: str) -> str:
+    """A summary figure with its interval (``n/a`` when the summary is not applicable)."""
     if summary.note is not None:
         return "n/a"
     value = getattr(summary, metric)
@@ -137,11 +143,11 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
             lines.append(
                 f"[{res.mode}] "
                 + "  ".join(
-                    f"{m} {_summary_cell(s, m)}" for m in ("border_shift", "false_edge_ratio", "equivariance_gap")
+                    f"{m} {summary_cell(s, m)}" for m in ("border_shift", "false_edge_ratio", "equivariance_gap")
                 )
                 + f" (border {format_number(s.equivariance_border, 3)}, interior "
-                f"{format_number(s.equivariance_interior, 3)})  position_r2 {_summary_cell(s, 'position_r2')}  "
-                f"padding_aware_channels {_summary_cell(s, 'padding_aware_channels')}  ({len(res.layers)} layers)"
+                f"{format_number(s.equivariance_interior, 3)})  position_r2 {summary_cell(s, 'position_r2')}  "
+                f"padding_aware_channels {summary_cell(s, 'padding_aware_channels')}  ({len(res.layers)} layers)"
             )
 
         def key(lr: LayerResult) -> float:
@@ -158,7 +164,7 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
             "mode comparison (means over layers; equivariance_gap: mean border over mean interior error; "
             "padding_aware_channels: total)"
         )
-        rows = [(r.mode, *(_summary_cell(r.summary, m) for m in METRICS)) for r in report.results]
+        rows = [(r.mode, *(summary_cell(r.summary, m) for m in METRICS)) for r in report.results]
         lines.extend(text_table(("mode", *METRICS), rows))
         diffs = difference_lines(report)
         if diffs:
@@ -333,7 +339,7 @@ def render_html(report: AuditReport, *, max_layers: int = 8) -> str:
         table=render_table(report, top=10**6),
         headers=_HEADERS,
         rows={r.mode: [_layer_row(lr) for lr in r.layers] for r in report.results},
-        summary_cells={r.mode: [_summary_cell(r.summary, m) for m in METRICS] for r in report.results},
+        summary_cells={r.mode: [summary_cell(r.summary, m) for m in METRICS] for r in report.results},
         differences=difference_lines(report),
         mark=_MARK,
     )

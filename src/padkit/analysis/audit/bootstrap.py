@@ -28,9 +28,9 @@ from .accumulate import LayerAccumulator, edge_masks
 from .metrics import EQUIVARIANCE_FLOOR, PROBE_RIDGE, valid_channels
 
 __all__ = [
+    "AT_MOST",
     "BOOTSTRAP_GROUPS",
     "DEFAULT_BOOTSTRAP",
-    "AT_MOST",
     "LAYER_INTERVALS",
     "POSITIVE",
     "bootstrap_weights",

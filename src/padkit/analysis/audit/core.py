@@ -414,6 +414,10 @@ def _bootstrap_weights(states: Sequence[ModeState], s: AuditSettings) -> torch.T
     return None
 
 
+def _interval(replicates: np.ndarray, point: float, metric: str) -> tuple[float, float]:
+    return interval(replicates, point, positive=metric in POSITIVE, at_most=AT_MOST.get(metric, math.inf))
+
+
 def _mode_result(
     st: ModeState, s: AuditSettings, istats: InputStats, weights: torch.Tensor | None
 ) -> tuple[ModeResult, dict[str, np.ndarray]]:
@@ -430,7 +434,7 @@ def _mode_result(
         if weights is not None and info.acc.groups is not None and info.acc.groups.shift is not None:
             reps = layer_replicates(info.acc, weights, pa_threshold=s.pa_threshold)
             layer_reps.append(reps)
-            ci = {m: interval(reps[m], float(getattr(lr, m)), positive=m in POSITIVE, at_most=AT_MOST.get(m, math.inf)) for m in LAYER_INTERVALS}
+            ci = {m: _interval(reps[m], float(getattr(lr, m)), m) for m in LAYER_INTERVALS}
             lr = dataclasses.replace(lr, ci=ci)
         layer_results.append(lr)
     if _pads_with_zeros(st) and not istats.centred:
@@ -451,7 +455,7 @@ def _mode_result(
         reps_summary = summary_replicates(layer_reps)
         if st.not_applicable is not None:
             reps_summary = {k: np.full_like(v, np.nan) for k, v in reps_summary.items()}
-        ci = {m: interval(v, summary.value(m), positive=m in POSITIVE, at_most=AT_MOST.get(m, math.inf)) for m, v in reps_summary.items()}
+        ci = {m: _interval(v, summary.value(m), m) for m, v in reps_summary.items()}
         summary = dataclasses.replace(summary, ci=ci)
     return ModeResult(st.label, summary, layers, tuple(collapse(st.warnings))), reps_summary
 
