@@ -232,3 +232,9 @@ def test_cli_default_replicates_are_the_library_default():
     from padkit.commands import audit as command
 
     assert command.DEFAULT_BOOTSTRAP == DEFAULT_BOOTSTRAP
+
+
+def test_one_image_has_no_intervals():
+    rep = audit(_net(), torch.rand(1, 2, 16, 16), progress=False)
+    assert rep.bootstrap == {} and rep.results[0].summary.ci == {}
+    assert any("no intervals" in w for w in rep.warnings)

@@ -187,7 +187,7 @@ def audit(
     if istats.nonfinite:
         warnings.append(f"the input images hold {istats.nonfinite} non-finite values")
     if n_images < 2:
-        warnings.append("fewer than 2 images: variances and the position probe are degenerate")
+        warnings.append("fewer than 2 images: variances and the position probe are degenerate, no intervals")
     if s.rank != 2:
         warnings.append(PLANAR_ONLY.format(rank=s.rank))
     weights = _bootstrap_weights(states, s)
@@ -410,7 +410,10 @@ def _bootstrap_weights(states: Sequence[ModeState], s: AuditSettings) -> torch.T
     for st in states:
         for info in st.infos.values():
             if info.acc is not None and info.acc.groups is not None:
-                return bootstrap_weights(info.acc.groups.images, s.bootstrap, s.seed)
+                images = info.acc.groups.images
+                if int((images > 0).sum()) < 2:  # one image (group): nothing to resample
+                    return None
+                return bootstrap_weights(images, s.bootstrap, s.seed)
     return None
 
 
