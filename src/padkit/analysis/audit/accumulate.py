@@ -258,7 +258,7 @@ class ImageRows:
 
 
 class GroupSums:
-    """Per-group sufficient statistics of one layer for the bootstrap over images (float64; histograms int64).
+    """Per-group sufficient statistics of one layer for the bootstrap over images (float64; histograms int32).
 
     Image ``i`` belongs to group ``i mod G``. Per group and channel: the count, sum and sum of squares of
     ``x - shift_c`` over each region of :func:`region_masks` (``shift_c``: the channel's mean on the first batch),
@@ -292,7 +292,8 @@ class GroupSums:
         self.images = torch.zeros(groups, dtype=torch.float64, device=dev)
         self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
         self.edge = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
-        self.hist = torch.zeros((groups, acc.hist_band.numel() * 2), dtype=torch.int64, device=dev)
+        # int32 counts: a group's count in one bin stays below 2**31 for any realistic stream
+        self.hist = torch.zeros((groups, acc.hist_band.numel() * 2), dtype=torch.int32, device=dev)
         self.equiv = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
         self.equiv_n = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
         p = acc.probe_dim
@@ -325,7 +326,7 @@ class GroupSums:
         self.images.index_add_(0, g, torch.ones(g.shape, dtype=torch.float64, device=dev))
         self.moments.index_add_(0, g, rows.mom.to(device=dev, dtype=torch.float64))
         self.edge.index_add_(0, g, rows.edge.to(device=dev, dtype=torch.float64))
-        self.hist.index_add_(0, g, rows.hist.to(dev))
+        self.hist.index_add_(0, g, rows.hist.to(device=dev, dtype=torch.int32))
 
     def add_probe(self, xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, image_index: torch.Tensor) -> None:
         """Per-image probe sums (:func:`_probe_blocks`) to the groups of ``image_index``."""
