@@ -252,9 +252,9 @@ class ImageRows:
     def add_edges(self, i: int, c0: int, c1: int, energy: torch.Tensor) -> None:
         """Image ``i``'s Sobel energy of channels ``c0:c1``, summed over the two edge regions: the batch's running
         energy ``(cc, H, W)`` (images up to ``i`` added) minus its sums before image ``i``."""
-        now = energy.reshape(energy.shape[0], -1) @ self.edge_regions
-        self.edge[i, c0:c1] = now - self._edge_before[c0:c1]
-        self._edge_before[c0:c1] = now
+        after = energy.reshape(energy.shape[0], -1) @ self.edge_regions
+        self.edge[i, c0:c1] = after - self._edge_before[c0:c1]
+        self._edge_before[c0:c1] = after
 
 
 class GroupSums:
