@@ -85,7 +85,7 @@ def test_html_sections_and_inline_images(quick: DemoResult) -> None:
 def test_json_summary_matches_results(quick: DemoResult) -> None:
     doc = json.loads(quick.to_json())
     assert doc["format"] == 1 and doc["tool"] == "padkit demo" and doc["quick"] is True
-    assert set(doc["summary"]) == {"plan", "audit", "red_green", "normalization"}
+    assert set(doc["summary"]) == {"plan", "audit", "audit_ci", "audit_differences", "red_green", "normalization"}
     modes = list(quick.audit.modes)
     assert list(doc["summary"]["audit"]) == modes
     # the audit's names for DEMO_MODES, whichever spelling of zero padding it reports
@@ -97,6 +97,15 @@ def test_json_summary_matches_results(quick: DemoResult) -> None:
         for metric in METRICS:
             v = want.value(metric)
             assert got[metric] == (None if not math.isfinite(v) else pytest.approx(v))
+    for mode in modes:
+        ci = quick.audit.result(mode).summary.ci
+        assert set(doc["summary"]["audit_ci"][mode]) == set(ci) >= set(METRICS)
+    diffs = doc["summary"]["audit_differences"]
+    assert set(diffs) == set(modes[1:]) and all(d["baseline"] == modes[0] for d in diffs.values())
+    for mode, d in diffs.items():
+        want = quick.audit.result(mode).difference("border_shift")
+        assert d["border_shift"]["value"] == pytest.approx(want.value)
+        assert d["border_shift"]["excludes_zero"] == want.excludes_zero
     rg = doc["summary"]["red_green"]
     assert list(rg) == list(demo_settings(True)["red_green"]["variants"])
     for variant, cols in quick.red_green.results.items():
@@ -118,10 +127,14 @@ def test_summary_text(quick: DemoResult) -> None:
     header = next(i for i, line in enumerate(lines) if line.startswith("mode "))
     assert lines[header].split() == ["mode", *METRICS]
     for k, res in enumerate(quick.audit.results):
-        cells = lines[header + 2 + k].split()
+        row = lines[header + 2 + k]
+        cells = row.split()
         assert cells[0] == res.mode
-        assert cells[1] == f"{res.summary.border_shift:.2f}"
-        assert cells[-1] == str(res.summary.padding_aware_channels)
+        lo, hi = res.summary.ci["border_shift"]
+        assert " ".join(cells[1:4]) == f"{res.summary.border_shift:.2f} [{lo:.2f}, {hi:.2f}]"
+        assert f" {res.summary.padding_aware_channels} [" in row
+    for res in quick.audit.results[1:]:
+        assert any(line.startswith(f"{res.mode} − {quick.audit.results[0].mode}: border_shift") for line in lines)
     for variant in quick.red_green.results:
         assert any(line.startswith(variant + " ") for line in lines)
     for setting in quick.normalization.results:

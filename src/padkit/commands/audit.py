@@ -19,7 +19,21 @@ from typing import Any
 from .._errors import PadkitValueError
 from ._types import int_at_least, parse_layer_modes
 
-__all__ = ["HELP", "add_arguments", "parse_fail_above", "parse_input_size", "parse_normalize_flag", "run"]
+__all__ = [
+    "GATES",
+    "HELP",
+    "add_arguments",
+    "gate_value",
+    "parse_fail_above",
+    "parse_input_size",
+    "parse_normalize_flag",
+    "run",
+]
+
+#: What ``--fail-above`` compares with its threshold.
+GATES = ("point", "upper")
+#: Default of ``--bootstrap`` (the library's; kept here so that ``--help`` needs no torch import).
+DEFAULT_BOOTSTRAP = 200
 
 HELP = (
     "measure what padding does to a model on real images: border shift, false edges, spatial bias (per layer, per mode)"
@@ -42,6 +56,15 @@ def parse_fail_above(items: list[str]) -> list[tuple[str, float]]:
             raise PadkitValueError(f"--fail-above={item!r}: expected METRIC=VALUE with METRIC in {', '.join(METRICS)}")
         out.append((metric, threshold))
     return out
+
+
+def gate_value(summary: Any, metric: str, gate: str) -> float:
+    """The figure ``--fail-above`` compares: the point estimate, or with ``gate="upper"`` the upper end of its
+    interval (NaN when the summary has none)."""
+    if gate == "upper":
+        ci = summary.ci.get(metric)
+        return float(ci[1]) if ci is not None else math.nan
+    return summary.value(metric)
 
 
 def parse_input_size(text: str) -> int | tuple[int, ...]:
@@ -104,7 +127,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cpu; under torchrun with CUDA: cuda:LOCAL_RANK)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the image crops and probe projections")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the image crops, probe projections and bootstrap replicates"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int_at_least(0),
+        default=DEFAULT_BOOTSTRAP,
+        metavar="N",
+        help=f"bootstrap replicates over images for the 95%% intervals and paired differences (default "
+        f"{DEFAULT_BOOTSTRAP}; 0: none)",
+    )
     parser.add_argument("--json", metavar="PATH", default=None, help="write the report as JSON ('-' for stdout)")
     parser.add_argument("--html", metavar="PATH", default=None, help="write a self-contained HTML report")
     parser.add_argument("--plot", metavar="PATH", default=None, help="write a PNG of per-position mean heatmaps")
@@ -116,7 +149,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="METRIC=VALUE",
-        help="exit 1 when a mode's summary METRIC exceeds VALUE (repeatable)",
+        help="exit 1 when a mode's summary METRIC exceeds VALUE (repeatable; see --gate)",
+    )
+    parser.add_argument(
+        "--gate",
+        choices=GATES,
+        default="point",
+        help="what --fail-above compares: the point estimate (default) or the upper end of its 95%% interval "
+        "(upper; needs --bootstrap > 0)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -147,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
     from ..render.audit import render_html, render_json, render_table, save_heatmap_png
 
     gates = parse_fail_above(args.fail_above)
+    if args.gate == "upper" and args.bootstrap == 0:
+        raise PadkitValueError("--gate=upper: expected --bootstrap N with N >= 1 (the upper bound needs intervals)")
     border: str | int = args.border
     if border != "auto":
         try:
@@ -196,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=not args.no_progress,
             model_name=args.model,
+            bootstrap=args.bootstrap,
         )
         rank = process_group()[0]
         if rank == 0:
@@ -218,9 +261,12 @@ def run(args: argparse.Namespace) -> int:
     failed = []
     for metric, threshold in gates:
         for res in report.results:
-            value = res.summary.value(metric)
+            if res.summary.note is not None:  # not applicable: nothing to gate
+                continue
+            value = gate_value(res.summary, metric, args.gate)
             if math.isnan(value) or value > threshold:
-                failed.append(f"[{res.mode}] {metric} = {value:.4g} > {threshold:g}")
+                what = metric if args.gate == "point" else f"{metric} upper bound"
+                failed.append(f"[{res.mode}] {what} = {value:.4g} > {threshold:g}")
     if failed:
         if rank == 0:
             print(f"padkit audit: fail: {'; '.join(failed)}", file=sys.stderr)

@@ -186,6 +186,12 @@ class DemoResult:
                         "suggested_sizes": [list(s) for s in self.plan.suggested_sizes],
                     },
                     "audit": self.summary,
+                    "audit_ci": {r.mode: {m: list(v) for m, v in r.summary.ci.items()} for r in self.audit.results},
+                    "audit_differences": {
+                        r.mode: {"baseline": r.baseline, **{d.metric: d.to_dict() for d in r.differences}}
+                        for r in self.audit.results
+                        if r.baseline is not None
+                    },
                     "red_green": means(self.red_green),
                     "normalization": means(self.normalization),
                 },

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .._errors import PadkitValueError
-from ..analysis.audit.report import METRICS, AuditReport, LayerResult
+from ..analysis.audit.report import METRICS, AuditReport, LayerResult, Summary
 from .text import format_number, text_table
 
 __all__ = [
     "comparison_figure",
+    "difference_lines",
+    "format_interval",
     "heatmap_figure",
     "pick_layers",
     "profiles_figure",
@@ -27,11 +29,47 @@ __all__ = [
     "render_json",
     "render_table",
     "save_heatmap_png",
+    "summary_cell",
 ]
 
-_HEADERS = ("layer", "C×H×W", "band", "shift", "var×", "W1", "edge×", "equiv×", "pos R²", "PA")
+_HEADERS = (
+    "layer",
+    "C×H×W",
+    "band",
+    "shift",
+    "var×",
+    "W1",
+    "edge×",
+    "equiv×",
+    "eq border",
+    "eq interior",
+    "pos R²",
+    "PA",
+)
 #: The shape column's header by spatial rank.
 _SHAPE_HEADERS = {1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
+#: Decimals per metric in tables.
+_DIGITS = {"equivariance_gap": 1, "equivariance_border": 3, "equivariance_interior": 3, "padding_aware_channels": 0}
+#: The mark of a paired difference whose 95% interval excludes 0.
+_MARK = "*"
+
+
+def format_interval(value: float | int | None, ci: tuple[float, float] | None, digits: int = 2) -> str:
+    """``0.30 [0.28, 0.35]``: a value and its interval (the value alone when there is none, ``n/a`` for None)."""
+    if value is None:
+        return "n/a"
+
+    def fmt(v: float | int) -> str:  # digits 0: a count, written as an int
+        return str(round(v)) if digits == 0 and math.isfinite(v) else format_number(v, digits)
+
+    text = fmt(value)
+    if ci is None or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in ci):
+        return text
+    return f"{text} [{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def _cell(lr: LayerResult, metric: str, digits: int = 2) -> str:
+    return format_interval(getattr(lr, metric), lr.ci.get(metric), digits)
 
 
 def _layer_row(lr: LayerResult) -> tuple[str, ...]:
@@ -40,22 +78,47 @@ def _layer_row(lr: LayerResult) -> tuple[str, ...]:
         lr.name,
         "×".join(str(s) for s in lr.shape),
         band,
-        format_number(lr.border_shift),
+        _cell(lr, "border_shift"),
         format_number(lr.var_ratio),
         format_number(lr.wasserstein),
-        format_number(lr.false_edge_ratio),
-        format_number(lr.equivariance_gap, 1),
-        format_number(lr.position_r2),
+        _cell(lr, "false_edge_ratio"),
+        _cell(lr, "equivariance_gap", 1),
+        format_number(lr.equivariance_border, 3),
+        format_number(lr.equivariance_interior, 3),
+        _cell(lr, "position_r2"),
         str(lr.padding_aware_channels),
     )
+
+
+def summary_cell(summary: Summary, metric: str) -> str:
+    """A summary figure with its interval (``n/a`` when the summary is not applicable)."""
+    if summary.note is not None:
+        return "n/a"
+    value = getattr(summary, metric)
+    return format_interval(value, summary.ci.get(metric), _DIGITS.get(metric, 2))
+
+
+def difference_lines(report: AuditReport) -> list[str]:
+    """One line per non-baseline mode and metric: ``reflect − zeros: border_shift −0.15 [−0.18, −0.12] *``."""
+    lines = []
+    for res in report.results:
+        if res.baseline is None:
+            continue
+        parts = []
+        for d in res.differences:
+            cell = format_interval(d.value, d.ci, _DIGITS.get(d.metric, 2))
+            parts.append(f"{d.metric} {cell}{' ' + _MARK if d.excludes_zero else ''}")
+        lines.append(f"{res.mode} − {res.baseline}: " + "; ".join(parts))
+    return lines
 
 
 def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_shift") -> str:
     """Terminal table: per mode, the summary and the ``top`` layers with the largest ``sort_by``.
 
     Columns: border shift (mean |SMD|), variance ratio, Wasserstein-1 (in std units), false-edge ratio,
-    equivariance gap, position-probe R², padding-aware channels. A mode-comparison table follows when several
-    modes were audited.
+    equivariance gap with its border and interior errors, position-probe R², padding-aware channels; ``[lo, hi]``
+    after a value is its 95% bootstrap interval. A mode-comparison table and the paired differences against the
+    baseline mode follow when several modes were audited.
     """
     lines = [
         f"padkit audit: {report.model} | data {report.data} | {report.images} images "
@@ -65,15 +128,27 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
     i = report.input_stats
     z = ", ".join(f"{v:+.2f}" for v in i.zero_z)
     lines.append(f"input border: zero sits at z = {z} ({'centred' if i.centred else 'NOT centred: zero = dark'})")
+    if report.bootstrap:
+        b = report.bootstrap
+        lines.append(
+            f"[lo, hi]: 95% bootstrap intervals over images ({b['replicates']} replicates over {b['groups']} image "
+            f"groups, seed {b['seed']})"
+        )
     for res in report.results:
         lines.append("")
         s = res.summary
-        lines.append(
-            f"[{res.mode}] border_shift {format_number(s.border_shift)}  "
-            f"false_edge_ratio {format_number(s.false_edge_ratio)}  "
-            f"equivariance_gap {format_number(s.equivariance_gap, 1)}  position_r2 {format_number(s.position_r2)}  "
-            f"padding_aware_channels {s.padding_aware_channels}  ({len(res.layers)} layers)"
-        )
+        if s.note is not None:
+            lines.append(f"[{res.mode}] n/a: {s.note} ({len(res.layers)} layers)")
+        else:
+            lines.append(
+                f"[{res.mode}] "
+                + "  ".join(
+                    f"{m} {summary_cell(s, m)}" for m in ("border_shift", "false_edge_ratio", "equivariance_gap")
+                )
+                + f" (border {format_number(s.equivariance_border, 3)}, interior "
+                f"{format_number(s.equivariance_interior, 3)})  position_r2 {summary_cell(s, 'position_r2')}  "
+                f"padding_aware_channels {summary_cell(s, 'padding_aware_channels')}  ({len(res.layers)} layers)"
+            )
 
         def key(lr: LayerResult) -> float:
             v = float(getattr(lr, sort_by))
@@ -85,13 +160,21 @@ def render_table(report: AuditReport, *, top: int = 10, sort_by: str = "border_s
             lines.append(f"warning: {w}")
     if len(report.results) > 1:
         lines.append("")
-        lines.append("mode comparison (means over layers; padding_aware_channels: total)")
-        # getattr: padding_aware_channels is an int (a count), the other summaries floats
-        rows = [
-            (r.mode, *(format_number(getattr(r.summary, m), 1 if m == "equivariance_gap" else 2) for m in METRICS))
-            for r in report.results
-        ]
+        lines.append(
+            "mode comparison (means over layers; equivariance_gap: mean border over mean interior error; "
+            "padding_aware_channels: total)"
+        )
+        rows = [(r.mode, *(summary_cell(r.summary, m) for m in METRICS)) for r in report.results]
         lines.extend(text_table(("mode", *METRICS), rows))
+        diffs = difference_lines(report)
+        if diffs:
+            lines.append("")
+            lines.append(
+                f"paired differences over the same images ({_MARK}: the 95% interval excludes 0)"
+                if report.bootstrap
+                else "differences (no intervals: bootstrap off)"
+            )
+            lines.extend(diffs)
     for w in report.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -256,4 +339,7 @@ def render_html(report: AuditReport, *, max_layers: int = 8) -> str:
         table=render_table(report, top=10**6),
         headers=_HEADERS,
         rows={r.mode: [_layer_row(lr) for lr in r.layers] for r in report.results},
+        summary_cells={r.mode: [summary_cell(r.summary, m) for m in METRICS] for r in report.results},
+        differences=difference_lines(report),
+        mark=_MARK,
     )

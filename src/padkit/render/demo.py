@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..analysis.audit import METRICS
+from .audit import difference_lines, summary_cell
 from .experiments import metric_headers, result_rows
-from .text import format_number, text_table
+from .text import text_table
 
 if TYPE_CHECKING:
     from ..analysis.audit import AuditReport
@@ -26,15 +27,9 @@ __all__ = ["audit_rows", "experiment_metrics", "render_html", "render_summary", 
 
 
 def audit_rows(result: DemoResult) -> list[list[str]]:
-    """One row per audited mode: its name, the summary metrics, and ``padding_aware_channels`` (a total)."""
-    rows = []
-    for r in result.audit.results:
-        cells = [r.mode]
-        for m in METRICS:
-            cells.append(format_number(r.summary.value(m), 1 if m == "equivariance_gap" else 2))
-        cells[-1] = str(r.summary.padding_aware_channels)
-        rows.append(cells)
-    return rows
+    """One row per audited mode: its name and the summary metrics (``padding_aware_channels``: a total), each with
+    its 95% bootstrap interval."""
+    return [[r.mode, *(summary_cell(r.summary, m) for m in METRICS)] for r in result.audit.results]
 
 
 def experiment_metrics(res: ExperimentResult, compact: bool) -> list[str]:
@@ -72,7 +67,13 @@ def render_summary(result: DemoResult) -> str:
         f"audit: {a.images} built-in photographs at {a.input_size[0]}x{a.input_size[1]}, normalize {a.normalize}; "
         f"means over {len(a.results[0].layers)} layers (padding_aware_channels: total)",
     ]
+    if a.bootstrap:
+        lines.append(
+            f"[lo, hi]: 95% bootstrap intervals over the images ({a.bootstrap['replicates']} replicates); "
+            "paired differences against zeros over the same images (*: the interval excludes 0)"
+        )
     lines += text_table(["mode", *METRICS], audit_rows(result))
+    lines += difference_lines(a)
     for res, label in ((result.red_green, "red-green"), (result.normalization, "normalization")):
         metrics = experiment_metrics(res, compact=True)
         lines += ["", f"{label}: {res.title} [{_experiment_caption(res)}]"]
@@ -168,6 +169,7 @@ def render_html(result: DemoResult) -> str:
         audit=result.audit,
         metrics=METRICS,
         audit_rows=audit_rows(result),
+        audit_differences=difference_lines(result.audit),
         plan_text=plan_table(result.plan),
         audit_text=audit_table(result.audit, top=10),
         images=images,

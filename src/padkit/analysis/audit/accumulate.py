@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..._errors import PadkitValueError
 from .distributed import all_reduce_moments, all_reduce_sum
@@ -21,11 +22,15 @@ from .moments import RunningMoments
 
 __all__ = [
     "Band",
+    "GroupSums",
+    "ImageRows",
     "LayerAccumulator",
     "Workspace",
     "distance_map",
+    "edge_masks",
     "fixed_band",
     "histogram_range",
+    "region_masks",
     "side_widths",
 ]
 
@@ -146,6 +151,216 @@ def _add_sobel_energy(xc: torch.Tensor, energy: torch.Tensor, b0: torch.Tensor, 
     inner.addcmul_(gy, gy)
 
 
+def _probe_blocks(feats: torch.Tensor, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The position probe's sums of each image: ``x~ x~^T`` ``(k, P+1, P+1)``, ``x~ y^T`` ``(k, P+1, 2)`` and
+    ``y^2`` ``(k, 2)`` from float64 features ``(k, HW, P)`` and coordinates ``(HW, 2)``, ``x~ = (features, 1)``."""
+    k, hw, p = feats.shape
+    xx = torch.empty((k, p + 1, p + 1), dtype=feats.dtype, device=feats.device)
+    xx[:, :p, :p] = feats.transpose(1, 2) @ feats
+    fsum = feats.sum(1)
+    xx[:, :p, p] = fsum
+    xx[:, p, :p] = fsum
+    xx[:, p, p] = float(hw)
+    xy = torch.empty((k, p + 1, 2), dtype=feats.dtype, device=feats.device)
+    xy[:, :p] = feats.transpose(1, 2) @ coords
+    xy[:, p] = coords.sum(0)
+    yy = coords.square().sum(0).expand(k, 2)
+    return xx, xy, yy
+
+
+def region_masks(band: Band) -> torch.Tensor:
+    """The regions whose pooled moments the metrics read, as a bool stack ``(K, *spatial)``: the band, the
+    interior, then each side strip of the band (two per axis, before and after, see :func:`side_names`)."""
+    mask = band.mask
+    spatial = tuple(mask.shape)
+    regions = [mask, ~mask]
+    for a, n in enumerate(spatial):
+        pos = torch.arange(n).reshape([n if b == a else 1 for b in range(len(spatial))])
+        before, after = band.widths[2 * a], band.widths[2 * a + 1]
+        regions += [(pos < before).expand(spatial) & mask, (pos >= n - after).expand(spatial) & mask]
+    return torch.stack(regions)
+
+
+def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sobel window centres ``(H, W)`` that see the band (3x3 window touching it) and those that do not; the
+    outermost ring, where the valid Sobel has no value, is in neither."""
+    centre = distance_map(*band.shape, device=band.device) >= 1
+    near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0
+    return centre & near, centre & ~near
+
+
+def _is_frame(band: Band) -> bool:
+    """Whether a 2-D band is exactly the frame of its side widths (then region sums need only row and column sums)."""
+    mask = band.mask
+    if mask.ndim != 2:
+        return False
+    t, b, left, r = band.widths
+    h, w = mask.shape
+    frame = torch.ones_like(mask)
+    frame[t : h - b, left : w - r] = False
+    return bool(torch.equal(frame, mask))
+
+
+class ImageRows:
+    """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass."""
+
+    def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
+        c = sums.channels
+        self.frame = sums.frame
+        self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
+        self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
+        self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
+        self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
+        self._edge_before = torch.zeros((c, 2), dtype=dtype, device=device)
+        self.hist = torch.zeros((n, sums.hist.shape[1]), dtype=torch.int64, device=device)
+
+    def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
+        """Sums of ``d (cc, *spatial)`` over each region of :func:`region_masks`: ``(cc, K)``."""
+        if self.frame is None:
+            return d.reshape(d.shape[0], -1) @ self.regions
+        t, b, left, r = self.frame
+        rows, cols = d.sum(2), d.sum(1)  # (cc, H), (cc, W)
+        total = rows.sum(1)
+        top, bottom = rows[:, :t].sum(1), rows[:, rows.shape[1] - b :].sum(1)
+        lside, rside = cols[:, :left].sum(1), cols[:, cols.shape[1] - r :].sum(1)
+        h, w = d.shape[1:]
+        corners = (
+            d[:, :t, :left].sum((1, 2))
+            + d[:, :t, w - r :].sum((1, 2))
+            + d[:, h - b :, :left].sum((1, 2))
+            + d[:, h - b :, w - r :].sum((1, 2))
+        )
+        band = top + bottom + lside + rside - corners
+        return torch.stack([band, total - band, top, bottom, lside, rside], 1)
+
+    def add_moments(self, i: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
+        """Region sums of ``d = x - shift_c`` and ``d^2`` of image ``i``'s channels ``c0:c1`` (``d``: ``(cc,
+        *spatial)``, squared in place), also added to the batch sums ``s1``, ``s2`` of those channels."""
+        self.mom[i, c0:c1, :, 0] = self._region_sums(d)
+        s1 += d
+        d.square_()
+        self.mom[i, c0:c1, :, 1] = self._region_sums(d)
+        s2 += d
+
+    def fill_moments(self, xf: torch.Tensor, shift: torch.Tensor) -> None:
+        """All images' region sums at once (``xf``: ``(N, C, *spatial)``, every value finite)."""
+        n, c = xf.shape[:2]
+        y = (xf - shift.reshape(c, *[1] * (xf.ndim - 2))).reshape(n, c, -1)
+        self.mom[..., 0] = y @ self.regions
+        self.mom[..., 1] = y.square_() @ self.regions
+
+    def add_edges(self, i: int, c0: int, c1: int, energy: torch.Tensor) -> None:
+        """Image ``i``'s Sobel energy of channels ``c0:c1``, summed over the two edge regions: the batch's running
+        energy ``(cc, H, W)`` (images up to ``i`` added) minus its sums before image ``i``."""
+        after = energy.reshape(energy.shape[0], -1) @ self.edge_regions
+        self.edge[i, c0:c1] = after - self._edge_before[c0:c1]
+        self._edge_before[c0:c1] = after
+
+
+class GroupSums:
+    """Per-group sufficient statistics of one layer for the bootstrap over images (float64; histograms int32).
+
+    Image ``i`` belongs to group ``i mod G``. Per group and channel: the count, sum and sum of squares of
+    ``x - shift_c`` over each region of :func:`region_masks` (``shift_c``: the channel's mean on the first batch),
+    the Sobel energy summed over the window centres that see the band and over those that do not, the band and
+    interior histograms, and the border and interior equivariance errors; per group, the position probe's
+    sufficient statistics of its images. Every metric of :func:`~padkit.analysis.audit.metrics.finalize_layer`
+    is a function of sums over images, so a bootstrap replicate is these sums weighted over groups
+    (:mod:`~padkit.analysis.audit.bootstrap`). A group is either all fit or all held-out images of the probe
+    (``G`` is even, the probe splits by index parity).
+    """
+
+    def __init__(self, acc: LayerAccumulator, groups: int) -> None:
+        if groups % 2:
+            raise PadkitValueError(f"groups={groups}: expected an even number of bootstrap groups")
+        c, *spatial = acc.shape
+        dev = acc.device
+        self.n_groups = groups
+        self.channels = c
+        self.shift: torch.Tensor | None = None
+        regions = region_masks(acc.band)
+        self.region_sizes = regions.reshape(regions.shape[0], -1).sum(1).to(torch.float64).to(dev)  # (K,)
+        self.region_matrix = regions.reshape(regions.shape[0], -1).T.to(torch.float64)  # (plane, K)
+        if acc.planar:
+            eb, ei = edge_masks(acc.band.mask)
+            self.edge_matrix = torch.stack([eb, ei], -1).reshape(-1, 2).to(torch.float64) * _SOBEL_SCALE2
+        else:
+            self.edge_matrix = torch.zeros((math.prod(spatial), 2), dtype=torch.float64)
+        self.thickness = acc.band.thickness
+        self.frame = acc.band.widths if _is_frame(acc.band) else None  # (top, bottom, left, right) when a frame
+        k = regions.shape[0]
+        self.images = torch.zeros(groups, dtype=torch.float64, device=dev)
+        self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
+        self.edge = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
+        # int32 counts: a group's count in one bin stays below 2**31 for any realistic stream
+        self.hist = torch.zeros((groups, acc.hist_band.numel() * 2), dtype=torch.int32, device=dev)
+        self.equiv = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
+        self.equiv_n = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
+        p = acc.probe_dim
+        self.probe_xx = torch.zeros((groups, p + 1, p + 1), dtype=torch.float64, device=dev)
+        self.probe_xy = torch.zeros((groups, p + 1, 2), dtype=torch.float64, device=dev)
+        self.probe_yy = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
+        self._acc = acc
+
+    def calibrate(self, x: torch.Tensor) -> None:
+        """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
+        (every process of a distributed audit calibrates on the same batch, so their sums share the shift)."""
+        xd = x.detach().transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
+        finite = torch.isfinite(xd)
+        total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
+        # rounded to the activation precision: the per-image sums subtract the rounded value
+        shift = (total / finite.sum(1).clamp(min=1)).to(x.dtype if x.is_floating_point() else torch.float32)
+        self.shift = shift.to(device=self.images.device, dtype=torch.float64)
+
+    def rows(self, n: int, device: torch.device, dtype: torch.dtype) -> ImageRows:
+        """Empty per-image rows for a batch of ``n`` images, in the activation's precision."""
+        return ImageRows(self, n, device, dtype)
+
+    def _group(self, image_index: torch.Tensor) -> torch.Tensor:
+        return (image_index.to(self.images.device).long() % self.n_groups).to(self.images.device)
+
+    def add_rows(self, rows: ImageRows, image_index: torch.Tensor) -> None:
+        """Add a batch's per-image rows to the groups of ``image_index (N,)``."""
+        g = self._group(image_index)
+        dev = self.images.device
+        self.images.index_add_(0, g, torch.ones(g.shape, dtype=torch.float64, device=dev))
+        self.moments.index_add_(0, g, rows.mom.to(device=dev, dtype=torch.float64))
+        self.edge.index_add_(0, g, rows.edge.to(device=dev, dtype=torch.float64))
+        self.hist.index_add_(0, g, rows.hist.to(device=dev, dtype=torch.int32))
+
+    def add_probe(self, xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, image_index: torch.Tensor) -> None:
+        """Per-image probe sums (:func:`_probe_blocks`) to the groups of ``image_index``."""
+        g = self._group(image_index)
+        dev = self.images.device
+        self.probe_xx.index_add_(0, g, xx.to(dev))
+        self.probe_xy.index_add_(0, g, xy.to(dev))
+        self.probe_yy.index_add_(0, g, yy.to(dev))
+
+    def add_equivariance(self, err: torch.Tensor, d: torch.Tensor, image_index: torch.Tensor) -> None:
+        """Per-image squared errors ``err (k, C, positions)`` at distances ``d (positions,)``, summed over the
+        border (``d < thickness``) and the interior, to the images' groups."""
+        border = (d < self.thickness).to(err.device)
+        split = torch.stack([border, ~border], 1).to(err.dtype)  # (positions, 2)
+        g = self._group(image_index)
+        dev = self.images.device
+        self.equiv.index_add_(0, g, (err @ split).to(dev))
+        self.equiv_n.index_add_(0, g, split.sum(0).expand(err.shape[0], 2).to(dev))
+
+    def all_reduce(self) -> None:
+        """Sum every group's statistics over the processes of the default ``torch.distributed`` group."""
+        all_reduce_sum(
+            self.images,
+            self.moments,
+            self.edge,
+            self.hist,
+            self.equiv,
+            self.equiv_n,
+            self.probe_xx,
+            self.probe_xy,
+            self.probe_yy,
+        )
+
+
 class LayerAccumulator:
     """All streaming statistics of one layer's output ``(N, C, *spatial)`` (spatial rank 1, 2 or 3).
 
@@ -160,6 +375,8 @@ class LayerAccumulator:
         bins: number of histogram bins.
         proj: ``(C, P)`` projection for the position probe, or ``None`` for the identity.
         device: where the accumulators live.
+        groups: number of image groups ``G`` of the bootstrap (image ``i`` belongs to group ``i mod G``); 0 keeps
+            no per-group statistics. Per group it keeps the small sums of :class:`GroupSums`.
     """
 
     def __init__(
@@ -171,6 +388,7 @@ class LayerAccumulator:
         bins: int,
         proj: torch.Tensor | None,
         device: torch.device,
+        groups: int = 0,
     ) -> None:
         c, *spatial = shape
         self.shape = tuple(shape)
@@ -214,6 +432,7 @@ class LayerAccumulator:
         self.equiv_err = torch.zeros((c, nd), dtype=torch.float64, device=device)
         self.equiv_count = torch.zeros(nd, dtype=torch.float64, device=device)
         self.notes: list[str] = []
+        self.groups = GroupSums(self, groups) if groups > 0 else None
 
     # ------------------------------------------------------------------ stream
     @property
@@ -235,11 +454,17 @@ class LayerAccumulator:
         self._s2 = torch.zeros_like(self._s2)
 
     def update(
-        self, x: torch.Tensor, probe_split: torch.Tensor | None = None, workspace: Workspace | None = None
+        self,
+        x: torch.Tensor,
+        probe_split: torch.Tensor | None = None,
+        workspace: Workspace | None = None,
+        image_index: torch.Tensor | None = None,
     ) -> None:
         """Add a batch ``(N, C, H, W)``. ``probe_split (N,)``: 0 = not in the probe, 1 = train, 2 = test.
 
         ``workspace``: scratch buffers shared between layers (one is made for this call when ``None``).
+        ``image_index (N,)``: the images' global indices, which pick their bootstrap groups (needed when the
+        accumulator keeps per-group sums).
         """
         if tuple(x.shape[1:]) != self.shape:
             raise PadkitValueError(f"activation shape {tuple(x.shape[1:])} differs from the first batch's {self.shape}")
@@ -248,11 +473,19 @@ class LayerAccumulator:
             xf = xf.float()
         xf = xf.contiguous()
         ws = Workspace() if workspace is None else workspace
+        if self.groups is not None and self.groups.shift is None:
+            self.groups.calibrate(xf)
         if self._shift is None or self._shift.dtype != xf.dtype:
             self._flush()
-            # the first batch's mean (non-finite entries: 0) is the shift of all later sums
-            self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
-        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True)
+            # the first batch's mean (non-finite entries: 0) is the shift of all later sums; with per-group sums, the
+            # groups' per-channel shift (so that one pass serves both)
+            if self.groups is not None and self.groups.shift is not None:
+                per_channel = (-1, *[1] * (xf.ndim - 2))
+                self._shift = self.groups.shift.to(xf.dtype).reshape(per_channel).expand(self.shape).contiguous()
+            else:
+                self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
+        rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
+        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
         if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)
             self._n += xf.shape[0]
             self._s1 += s1.to(device=self.device, dtype=torch.float64)
@@ -264,9 +497,14 @@ class LayerAccumulator:
             xf = xf[finite_img].contiguous()
             if probe_split is not None:
                 probe_split = probe_split[finite_img.to(probe_split.device)]
+            if image_index is not None:
+                image_index = image_index[finite_img.to(image_index.device)]
             if xf.shape[0] == 0:
                 return
-            _, _, energy, counts = self._batch_sums(xf, ws, moments=False)
+            rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
+            _, _, energy, counts = self._batch_sums(xf, ws, moments=False, rows=rows)
+            if rows is not None:  # the moments' rows of the slow path: per-channel shifted sums of finite images
+                rows.fill_moments(xf, self.groups.shift.to(xf.dtype))  # type: ignore[union-attr]
         if self.planar:
             self.edge_sum[:, 1:-1, 1:-1] += (
                 energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
@@ -275,11 +513,15 @@ class LayerAccumulator:
         total = self.hist_band.numel()
         self.hist_band += counts[:total].to(self.device)
         self.hist_interior += counts[total:].to(self.device)
+        if self.groups is not None and rows is not None:
+            if image_index is None:
+                raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+            self.groups.add_rows(rows, image_index)
         if self.planar and probe_split is not None and bool((probe_split > 0).any()):
-            self._update_probe(xf, probe_split.to(xf.device))
+            self._update_probe(xf, probe_split.to(xf.device), image_index)
 
     def _batch_sums(
-        self, xf: torch.Tensor, ws: Workspace, *, moments: bool
+        self, xf: torch.Tensor, ws: Workspace, *, moments: bool, rows: ImageRows | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pass over a contiguous batch ``(N, C, *spatial)`` in chunks of whole planes (maps of one channel).
 
@@ -287,6 +529,9 @@ class LayerAccumulator:
         (``(C, *spatial)``, zero when ``moments`` is False), the unscaled Sobel energy ``(C, H, W)`` (2-D maps only;
         garbage on the outer ring, which has no value) and the histogram counts ``(2 * C * bins,)`` (band, then
         interior).
+
+        ``rows``: when given, the per-image sums of the bootstrap are filled in the same pass (chunks then never
+        span two images).
         """
         n, c = xf.shape[:2]
         dt, dev = xf.dtype, xf.device
@@ -300,7 +545,10 @@ class LayerAccumulator:
         bias = -self._hist_lo4.to(dt) * inv
         offsets = self._hist_offsets
         plane = math.prod(xf.shape[2:])
-        if dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
+        if rows is not None:  # per-image sums: one image per chunk
+            step = c if dev.type != "cpu" else max(1, _CHUNK_ELEMENTS // plane)
+            chunks = [(i, i + 1, a, min(a + step, c)) for i in range(n) for a in range(0, c, step)]
+        elif dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
             chunks = [(0, n, 0, c)]
         elif c * plane >= _CHUNK_ELEMENTS:  # chunks of channels within one image
             step = max(1, _CHUNK_ELEMENTS // plane)
@@ -319,23 +567,32 @@ class LayerAccumulator:
             single = i1 - i0 == 1
             if moments and shift is not None:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
-                if single:
+                if rows is not None:  # one image; the shift is per channel, so d's region sums are the rows'
+                    rows.add_moments(i0, c0, c1, d[0], s1[c0:c1], s2[c0:c1])
+                elif single:
                     s1[c0:c1] += d[0]
                     s2[c0:c1].addcmul_(d[0], d[0])
                 else:
                     s1[c0:c1] += d.sum(0)
                     s2[c0:c1] += d.square_().sum(0)
             for k in range(i1 - i0 if self.planar else 0):  # per image: the energy is summed over images
-                _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                if rows is None:
+                    _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                else:  # the running energy's region sums after this image, less those before it
+                    _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                    rows.add_edges(i0 + k, c0, c1, energy[c0:c1])
             # histogram: bin index + channel offset + (bins * C) for interior positions, one bincount per chunk
             t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(shape)).clamp_(0, self.bins - 1)
             idx = bidx[:size].view(shape)
             idx.copy_(t)  # truncation = floor for t >= 0
             idx += offsets[c0:c1]
-            counts += torch.bincount(idx.view(-1), minlength=counts.numel())
+            chunk_counts = torch.bincount(idx.view(-1), minlength=counts.numel())
+            counts += chunk_counts
+            if rows is not None:
+                rows.hist[i0] += chunk_counts
         return s1, s2, energy, counts
 
-    def _update_probe(self, xf: torch.Tensor, split: torch.Tensor) -> None:
+    def _update_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor | None = None) -> None:
         _n, c, h, w = xf.shape
         proj = None if self.proj is None else self.proj.to(device=xf.device, dtype=xf.dtype)
         for code in (1, 2):
@@ -346,26 +603,23 @@ class LayerAccumulator:
             feats = xf[sel].permute(0, 2, 3, 1).reshape(-1, c)  # (k*H*W, C), the activation's precision
             if proj is not None:
                 feats = feats @ proj  # (k*H*W, P): random projection before the float64 Gram matrix
-            feats = feats.to(torch.float64)
-            p = feats.shape[1]
-            xx = self.probe_xx[code - 1]
-            xx[:p, :p] += (feats.T @ feats).to(self.device)
-            fsum = feats.sum(0).to(self.device)
-            xx[:p, p] += fsum
-            xx[p, :p] += fsum
-            xx[p, p] += float(k * h * w)
-            # sum over images and positions of x~ y^T = (sum over images of x~)^T y, y the same on every image
-            per_pos = feats.reshape(k, h * w, p).sum(0)  # (H*W, P)
-            self.probe_xy[code - 1, :p] += (per_pos.T @ self._coords.to(per_pos.device)).to(self.device)
-            self.probe_xy[code - 1, p] += float(k) * self._coords.sum(0)
-            self.probe_yy[code - 1] += float(k) * self._coords.square().sum(0)
+            feats = feats.to(torch.float64).reshape(k, h * w, -1)
+            xx, xy, yy = _probe_blocks(feats, self._coords.to(feats.device))  # per image
+            self.probe_xx[code - 1] += xx.sum(0).to(self.device)
+            self.probe_xy[code - 1] += xy.sum(0).to(self.device)
+            self.probe_yy[code - 1] += yy.sum(0).to(self.device)
+            if self.groups is not None and image_index is not None:
+                self.groups.add_probe(xx, xy, yy, image_index[sel.to(image_index.device)])
 
     # ------------------------------------------------------------ equivariance
-    def update_equivariance(self, fa: torch.Tensor, fb: torch.Tensor, kh: int, kw: int) -> None:
+    def update_equivariance(
+        self, fa: torch.Tensor, fb: torch.Tensor, kh: int, kw: int, image_index: torch.Tensor | None = None
+    ) -> None:
         """Compare features of two crops: ``fb[i, j]`` should equal ``fa[i + kh, j + kw]`` (shift in output pixels).
 
         ``fa``, ``fb``: ``(N, C, H', W')`` outputs of the crops ``x[:, :, :S', :S']`` and
-        ``x[:, :, dh:dh+S', dw:dw+S']`` with ``dh = kh * stride_h``, ``dw = kw * stride_w``.
+        ``x[:, :, dh:dh+S', dw:dw+S']`` with ``dh = kh * stride_h``, ``dw = kw * stride_w``. ``image_index (N,)``:
+        the images' global indices (needed when per-group sums are kept).
         """
         _n, c, h, w = fa.shape
         if fb.shape != fa.shape or kh >= h or kw >= w:
@@ -376,10 +630,15 @@ class LayerAccumulator:
         a, b = a[ok], b[ok]
         if a.shape[0] == 0:
             return
-        err = (a - b).square().sum(0).reshape(c, -1)  # (C, Ho*Wo)
+        err_img = (a - b).square_()  # (k, C, Ho, Wo)
+        err = err_img.sum(0).reshape(c, -1)  # (C, Ho*Wo)
         dmap = distance_map(h, w, device=fa.device)
         d = torch.minimum(dmap[kh:, kw:], dmap[: h - kh, : w - kw]).reshape(-1)
         d = d.clamp(max=self.equiv_count.numel() - 1).to(self.device)
+        if self.groups is not None:
+            if image_index is None:
+                raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+            self.groups.add_equivariance(err_img.flatten(2), d, image_index[ok.to(image_index.device)])
         self.equiv_err.index_add_(1, d, err.to(self.device))
         self.equiv_count.index_add_(
             0, d, torch.full(d.shape, float(a.shape[0]), dtype=torch.float64, device=self.device)
@@ -400,6 +659,8 @@ class LayerAccumulator:
             self.equiv_err,
             self.equiv_count,
         )
+        if self.groups is not None:
+            self.groups.all_reduce()
 
     def state(self) -> dict[str, Any]:
         """The accumulated tensors (for tests and debugging)."""

@@ -49,6 +49,7 @@ class ModeState:
     infos: dict[str, LayerState]
     bands: dict[str, torch.Tensor] | None
     warnings: list[str] = field(default_factory=list)
+    not_applicable: str | None = None  # why the mode's figures would not measure padding
 
 
 class Collector:
@@ -61,6 +62,8 @@ class Collector:
         self.device = settings.device
         self.input_size = input_size
         self.probe_split: torch.Tensor | None = None
+        self.image_index: torch.Tensor | None = None  # global indices of the streamed batch's images
+        self.equiv_index: torch.Tensor | None = None  # global indices of the equivariance crops' images
         self.stored: dict[str, torch.Tensor] = {}
         self.group: tuple[int, int] | None = None
         self.seen: set[str] = set()
@@ -124,12 +127,14 @@ class Collector:
         elif self.phase == "equiv_b" and info.acc is not None and info.shift == self.group and name in self.stored:
             assert info.shift is not None  # narrowing for mypy
             sh, sw = info.stride
-            info.acc.update_equivariance(self.stored[name], out.detach(), info.shift[0] // sh, info.shift[1] // sw)
+            info.acc.update_equivariance(
+                self.stored[name], out.detach(), info.shift[0] // sh, info.shift[1] // sw, self.equiv_index
+            )
 
     def phase_stream(self, info: LayerState, out: torch.Tensor) -> None:
         assert info.acc is not None  # internal invariant, not validation
         split = self.probe_split if self.settings.probe_images > 0 else None
-        info.acc.update(out, split, self.workspace)
+        info.acc.update(out, split, self.workspace, self.image_index)
 
     def _calibrate(self, info: LayerState, module: nn.Module, out: Any) -> None:
         if info.acc is not None or info.skip is not None:
@@ -153,7 +158,10 @@ class Collector:
             gen = torch.Generator().manual_seed(self.settings.seed * 1000003 + self.layer_index)
             proj = torch.randn(c, p, generator=gen, dtype=torch.float64) / math.sqrt(p)
         self.layer_index += 1
-        info.acc = LayerAccumulator((c, *spatial), band, lo, width, bins, proj, self.device)
+        groups = self.settings.bootstrap_groups if self.settings.bootstrap > 0 else 0
+        info.acc = LayerAccumulator((c, *spatial), band, lo, width, bins, proj, self.device, groups)
+        if info.acc.groups is not None:
+            info.acc.groups.calibrate(out)
         if note is not None:
             info.acc.notes.append(note)
 
@@ -231,6 +239,7 @@ def equivariance(states: Sequence[ModeState], collector: Collector, x: torch.Ten
         return
     x = x[:k]
     h, w = x.shape[2:]
+    collector.equiv_index = torch.arange(start, start + k, device=x.device)
     for st in states:
         groups = sorted({info.shift for info in st.infos.values() if info.shift is not None and info.acc is not None})
         for dh, dw in groups:
@@ -251,6 +260,9 @@ def equivariance(states: Sequence[ModeState], collector: Collector, x: torch.Ten
                         info.shift = None
                         info.acc.equiv_err.zero_()
                         info.acc.equiv_count.zero_()
+                        if info.acc.groups is not None:
+                            info.acc.groups.equiv.zero_()
+                            info.acc.groups.equiv_n.zero_()
                         info.acc.notes.append(note)
             finally:
                 collector.group = None

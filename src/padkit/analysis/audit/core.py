@@ -11,24 +11,38 @@ statistics are reduced (:mod:`~padkit.analysis.audit.distributed`) before the me
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 import sys
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..._errors import PadkitValueError
 from ..._validate import bad_value
 from ...conversion import replace_layers
-from ...layers import pads_with_zeros
+from ...layers import has_padding, padded_layers, padding_mode, pads_with_zeros
 from ...modes import is_zero_fill, mode_name
 from .accumulate import distance_map
 from .batches import Batches, Prepare, global_batches, image_source
+from .bootstrap import (
+    AT_MOST,
+    BOOTSTRAP_GROUPS,
+    DEFAULT_BOOTSTRAP,
+    LAYER_INTERVALS,
+    POSITIVE,
+    bootstrap_weights,
+    interval,
+    layer_replicates,
+    summary_replicates,
+)
 from .collect import Collector, LayerState, ModeState, equivariance, plan_bands, plan_shifts
 from .distributed import all_reduce_count, all_reduce_moments, is_distributed, process_group
 from .metrics import PLANAR_ONLY, finalize_layer, input_stats, summarize
 from .moments import RunningMoments
-from .report import AuditReport, InputStats, ModeResult
+from .report import METRICS, AuditReport, Difference, InputStats, ModeResult
 from .settings import AS_IS, AuditSettings, audit_settings
 
 __all__ = ["audit"]
@@ -55,6 +69,8 @@ def audit(
     seed: int = 0,
     progress: bool = True,
     model_name: str | None = None,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    bootstrap_groups: int = BOOTSTRAP_GROUPS,
 ) -> AuditReport:
     """Measure border distribution shift, false edges, spatial bias and padding-aware channels of a model.
 
@@ -99,6 +115,10 @@ def audit(
         seed: seed of a named source's images and of the probe projections.
         progress: show a tqdm progress bar on stderr (only when stderr is a terminal).
         model_name: name recorded in the report (default: the model's class name).
+        bootstrap: bootstrap replicates for the 95% intervals of every figure and of the paired differences
+            between modes (:mod:`~padkit.analysis.audit.bootstrap`); 0 computes no intervals. Seeded by ``seed``.
+        bootstrap_groups: image ``i`` joins group ``i mod bootstrap_groups`` (even); the bootstrap resamples groups,
+            so with more images than groups each group is a cluster of images.
 
     Returns:
         An :class:`~padkit.analysis.audit.report.AuditReport`. Under ``torch.distributed`` every process
@@ -131,6 +151,8 @@ def audit(
         device=device,
         seed=seed,
         progress=progress,
+        bootstrap=bootstrap,
+        bootstrap_groups=bootstrap_groups,
     )
     data_label = data if isinstance(data, str) else type(data).__name__
     source, size = image_source(data, s)
@@ -148,7 +170,7 @@ def audit(
         x0 = prepare(first[1]())
         size = _image_size(x0, size, input_size)
         collector = Collector(s, size)
-        states = [_mode_state(label, mdl, notes, s, size) for label, mdl, notes in mode_models]
+        states = [_mode_state(label, mdl, notes, s, size, why) for label, mdl, notes, why in mode_models]
         for st in states:
             collector.attach(st, handles)
         n_images, ring_moments = _stream(collector, states, x0, batches, prepare, data_label)
@@ -165,9 +187,11 @@ def audit(
     if istats.nonfinite:
         warnings.append(f"the input images hold {istats.nonfinite} non-finite values")
     if n_images < 2:
-        warnings.append("fewer than 2 images: variances and the position probe are degenerate")
+        warnings.append("fewer than 2 images: variances and the position probe are degenerate, no intervals")
     if s.rank != 2:
         warnings.append(PLANAR_ONLY.format(rank=s.rank))
+    weights = _bootstrap_weights(states, s)
+    results = _compare([_mode_result(st, s, istats, weights) for st in states])
     return AuditReport(
         model=model_name or type(model).__name__,
         data=str(data_label),
@@ -177,23 +201,33 @@ def audit(
         border=str(s.border),
         settings=s.recorded(),
         input_stats=istats,
-        results=tuple(_mode_result(st, s, istats) for st in states),
+        results=results,
         warnings=tuple(warnings),
         world_size=process_group()[1],
+        bootstrap={}
+        if weights is None
+        else {"replicates": s.bootstrap, "groups": int((weights.sum(0) > 0).sum()), "seed": s.seed, "level": 0.95},
     )
 
 
 def _mode_models(
     model: nn.Module, modes: Sequence[str | tuple[str, ...]] | None
-) -> list[tuple[str, nn.Module, list[str]]]:
-    """``(label, model, warnings)`` per mode: the model as it is, or a converted copy per mode; each in eval mode."""
+) -> list[tuple[str, nn.Module, list[str], str | None]]:
+    """``(label, model, warnings, not_applicable)`` per mode: the model as it is, or a converted copy per mode; each
+    in eval mode. ``not_applicable`` says why the mode's figures would not measure padding (None: they do)."""
     if modes is None:
         model.eval()
-        return [(AS_IS, model, [])]
+        return [(AS_IS, model, _own_padding(model), _no_padding(model))]
     out = []
     for mode in modes:
         converted, report = replace_layers(copy.deepcopy(model), mode)
         converted.eval()
+        why = _no_padding(converted)
+        if why is None and not report.changes:
+            why = (
+                f"mode {mode_name(mode)!r} changes no layer of the model (every padded layer keeps its own padding): "
+                "its figures would be the unconverted model's, not the mode's"
+            )
         by_reason: dict[tuple[str, str], list[str]] = {}
         for sk in report.skipped:
             by_reason.setdefault((sk.type, sk.reason), []).append(sk.name or "<root>")
@@ -202,8 +236,24 @@ def _mode_models(
             f"under mode {mode_name(mode)!r}: {reason}"
             for (kind, reason), names in by_reason.items()
         ]
-        out.append((mode_name(mode), converted, notes))
+        out.append((mode_name(mode), converted, notes, why))
     return out
+
+
+def _no_padding(model: nn.Module) -> str | None:
+    """Why a model's figures are not applicable when no layer of it pads (None when some layer does)."""
+    if any(has_padding(m) for _, m in padded_layers(model)):
+        return None
+    return "no layer of the model pads: there is no padding to audit, and the band figures would measure crops only"
+
+
+def _own_padding(model: nn.Module) -> list[str]:
+    """A note when the model pads, but with no zero-padded convolution: the figures are its own padding's."""
+    padded = [m for _, m in padded_layers(model) if has_padding(m)]
+    if not padded or any(pads_with_zeros(m) for m in padded):
+        return []
+    kinds = sorted({mode_name(padding_mode(m)) for m in padded})
+    return [f"no layer pads with zeros: the figures measure the model's own padding ({', '.join(kinds)})"]
 
 
 def _layers_named(names: Sequence[str], shown: int = 3) -> str:
@@ -246,12 +296,18 @@ def _forward_error(exc: Exception, x0: torch.Tensor, s: AuditSettings) -> Padkit
 
 
 def _mode_state(
-    label: str, model: nn.Module, notes: Iterable[str], s: AuditSettings, size: tuple[int, ...]
+    label: str,
+    model: nn.Module,
+    notes: Iterable[str],
+    s: AuditSettings,
+    size: tuple[int, ...],
+    not_applicable: str | None = None,
 ) -> ModeState:
     model.eval()
     bands, why = plan_bands(model, size, s.layers, s.channels) if s.border == "auto" else (None, None)
     modules = dict(model.named_modules())
     st = ModeState(label, model, {n: LayerState(n, type(modules[n]).__name__) for n in s.layers}, bands)
+    st.not_applicable = not_applicable
     if why:
         st.warnings.append(why)
     st.warnings.extend(notes)
@@ -279,6 +335,7 @@ def _stream(
 
     def probe_codes(start: int, n: int) -> torch.Tensor:
         idx = torch.arange(start, start + n)
+        collector.image_index = idx.to(dev)
         codes = torch.where(idx % 2 == 0, 1, 2)
         return torch.where(idx < s.probe_images, codes, torch.zeros_like(codes)).to(dev)
 
@@ -346,15 +403,43 @@ def _pads_with_zeros(st: ModeState) -> bool:
     return is_zero_fill(st.label)
 
 
-def _mode_result(st: ModeState, s: AuditSettings, istats: InputStats) -> ModeResult:
+def _bootstrap_weights(states: Sequence[ModeState], s: AuditSettings) -> torch.Tensor | None:
+    """The replicates' group weights ``(R, G)``, shared by every layer and mode (None: no bootstrap)."""
+    if s.bootstrap == 0:
+        return None
+    for st in states:
+        for info in st.infos.values():
+            if info.acc is not None and info.acc.groups is not None:
+                images = info.acc.groups.images
+                if int((images > 0).sum()) < 2:  # one image (group): nothing to resample
+                    return None
+                return bootstrap_weights(images, s.bootstrap, s.seed)
+    return None
+
+
+def _interval(replicates: np.ndarray, point: float, metric: str) -> tuple[float, float]:
+    return interval(replicates, point, positive=metric in POSITIVE, at_most=AT_MOST.get(metric, math.inf))
+
+
+def _mode_result(
+    st: ModeState, s: AuditSettings, istats: InputStats, weights: torch.Tensor | None
+) -> tuple[ModeResult, dict[str, np.ndarray]]:
+    """The mode's result (with intervals when ``weights`` are given) and its summary replicates."""
     layer_results = []
+    layer_reps = []
     skipped: dict[str, list[str]] = {}
     for name in s.layers:
         info = st.infos[name]
         if info.acc is None:
             skipped.setdefault(str(info.skip), []).append(name)
             continue
-        layer_results.append(finalize_layer(name, info.kind, info.stride, info.acc, pa_threshold=s.pa_threshold))
+        lr = finalize_layer(name, info.kind, info.stride, info.acc, pa_threshold=s.pa_threshold)
+        if weights is not None and info.acc.groups is not None and info.acc.groups.shift is not None:
+            reps = layer_replicates(info.acc, weights, pa_threshold=s.pa_threshold)
+            layer_reps.append(reps)
+            ci = {m: _interval(reps[m], float(getattr(lr, m)), m) for m in LAYER_INTERVALS}
+            lr = dataclasses.replace(lr, ci=ci)
+        layer_results.append(lr)
     if _pads_with_zeros(st) and not istats.centred:
         z = ", ".join(f"{v:+.2f}" for v in istats.zero_z)
         st.warnings.append(
@@ -364,5 +449,40 @@ def _mode_result(st: ModeState, s: AuditSettings, istats: InputStats) -> ModeRes
         )
     for why, names in skipped.items():
         st.warnings.append(f"{_layers_named(names)} not audited: {why}")
+    if st.not_applicable is not None:
+        st.warnings.insert(0, f"{st.not_applicable}; summary n/a")
     layers = tuple(layer_results)
-    return ModeResult(st.label, summarize(layers), layers, tuple(collapse(st.warnings)))
+    summary = summarize(layers, note=st.not_applicable)
+    reps_summary: dict[str, np.ndarray] = {}
+    if weights is not None and layer_reps and len(layer_reps) == len(layers):
+        reps_summary = summary_replicates(layer_reps)
+        if st.not_applicable is not None:
+            reps_summary = {k: np.full_like(v, np.nan) for k, v in reps_summary.items()}
+        ci = {m: _interval(v, summary.value(m), m) for m, v in reps_summary.items()}
+        summary = dataclasses.replace(summary, ci=ci)
+    return ModeResult(st.label, summary, layers, tuple(collapse(st.warnings))), reps_summary
+
+
+def _compare(results: Sequence[tuple[ModeResult, dict[str, np.ndarray]]]) -> tuple[ModeResult, ...]:
+    """With several modes: each mode's paired differences against the baseline (``zeros`` when audited, else the
+    first mode), per summary metric, from replicates that share their image weights."""
+    if len(results) < 2:
+        return tuple(r for r, _ in results)
+    labels = [r.mode for r, _ in results]
+    base = labels.index("zeros") if "zeros" in labels else 0
+    base_res, base_reps = results[base]
+    out = []
+    for k, (res, reps) in enumerate(results):
+        if k == base:
+            out.append(res)
+            continue
+        diffs = []
+        for metric in (*METRICS[:3], "equivariance_border", "equivariance_interior", *METRICS[3:]):
+            value = res.summary.value(metric) - base_res.summary.value(metric)
+            if reps and base_reps:
+                ci = interval(reps[metric] - base_reps[metric], value)
+            else:
+                ci = (math.nan, math.nan)
+            diffs.append(Difference(metric, value, ci))
+        out.append(dataclasses.replace(res, baseline=base_res.mode, differences=tuple(diffs)))
+    return tuple(out)

@@ -11,9 +11,8 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .accumulate import LayerAccumulator, distance_map, side_names
+from .accumulate import LayerAccumulator, distance_map, edge_masks, side_names
 from .moments import RunningMoments, pool_moments
 from .report import METRICS, InputStats, LayerResult, PaddingAwareChannel, Summary
 
@@ -24,9 +23,11 @@ __all__ = [
     "PROBE_RIDGE",
     "finalize_layer",
     "input_stats",
+    "pooled_equivariance",
     "probe_r2",
     "ratio",
     "summarize",
+    "valid_channels",
 ]
 
 #: Relative equivariance errors are floored by this before taking the border/interior ratio (1% of the variance).
@@ -85,7 +86,7 @@ def probe_r2(xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, *, alpha: flo
     return 1.0 - float(sse.sum()) / total
 
 
-def _valid_channels(var: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+def valid_channels(var: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     """Channels whose variance is not numerically zero (std > 1e-6 |mean| and > 1e-30)."""
     return var > torch.clamp((1e-6 * mean.abs()).square(), min=1e-30)
 
@@ -105,7 +106,7 @@ def finalize_layer(
     _n_a, mu_a, var_a = pool_moments(m.count, m.mean, m.m2, torch.ones_like(band))
     notes: list[str] = list(acc.notes)
     has = (n_b > 0) & (n_i > 0)
-    valid = _valid_channels(var_a, mu_a) & has
+    valid = valid_channels(var_a, mu_a) & has
     n_valid = int(valid.sum())
     nan = math.nan
     if n_valid < c:
@@ -118,7 +119,7 @@ def finalize_layer(
     smd = (mu_b - mu_i) / pooled.sqrt()
     border_shift = float(smd[valid].abs().mean()) if n_valid else nan
     smd_max = float(smd[valid].abs().max()) if n_valid else nan
-    vr_ok = valid & _valid_channels(var_b, mu_b) & _valid_channels(var_i, mu_i)
+    vr_ok = valid & valid_channels(var_b, mu_b) & valid_channels(var_i, mu_i)
     var_ratio = float(torch.log(var_b[vr_ok] / var_i[vr_ok]).mean().exp()) if bool(vr_ok.any()) else nan
     hb = acc.hist_band.reshape(c, -1).double()
     hi = acc.hist_interior.reshape(c, -1).double()
@@ -136,9 +137,8 @@ def finalize_layer(
     # 2. false edges: channel-normalised Sobel energy at window centres that see the band vs those that do not
     sd_a = var_a.clamp(min=1e-300)
     dmap = distance_map(*spatial, device=band.device)
-    centre = dmap >= 1  # the valid Sobel has no value on the outermost ring
-    near = F.max_pool2d(band[None, None].double(), 3, stride=1, padding=1)[0, 0] > 0 if acc.planar else centre
-    e_band_mask, e_int_mask = centre & near, centre & ~near
+    if acc.planar:  # the valid Sobel has no value on the outermost ring
+        e_band_mask, e_int_mask = edge_masks(band)
     edge_profile: tuple[float, ...]
     if not acc.planar:
         false_edge_ratio, edge_profile = nan, ()
@@ -256,8 +256,26 @@ def finalize_layer(
     )
 
 
-def summarize(layers: tuple[LayerResult, ...]) -> Summary:
-    """Whole-model summary: the mean of each metric over the layers where it is finite; counts are totals."""
+def pooled_equivariance(border: np.ndarray, interior: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whole-model equivariance from per-layer errors ``(L, ...)``: the mean border and interior errors over the
+    layers where both are finite, and their floored ratio ``(mean border + floor) / (mean interior + floor)``."""
+    b = np.asarray(border, dtype=np.float64)
+    i = np.asarray(interior, dtype=np.float64)
+    ok = np.isfinite(b) & np.isfinite(i)
+    k = ok.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mb = np.where(k > 0, np.where(ok, b, 0.0).sum(0) / np.maximum(k, 1), np.nan)
+        mi = np.where(k > 0, np.where(ok, i, 0.0).sum(0) / np.maximum(k, 1), np.nan)
+    return mb, mi, (mb + EQUIVARIANCE_FLOOR) / (mi + EQUIVARIANCE_FLOOR)
+
+
+def summarize(layers: tuple[LayerResult, ...], *, note: str | None = None) -> Summary:
+    """Whole-model summary: the mean of each metric over the layers where it is finite; counts are totals.
+
+    ``equivariance_gap`` is the floored ratio of the mean border error to the mean interior error
+    (:func:`pooled_equivariance`), not the mean of the per-layer ratios. ``note``: why the summary is not
+    applicable (its figures are then NaN, reported as n/a).
+    """
     values: dict[str, float] = {}
     worst: dict[str, str] = {}
     for metric in METRICS:
@@ -270,13 +288,24 @@ def summarize(layers: tuple[LayerResult, ...]) -> Summary:
             values[metric] = float(np.mean([v for v, _ in per])) if per else math.nan
         if per:
             worst[metric] = max(per, key=lambda t: t[0])[1]
+    eb, ei, gap = pooled_equivariance(
+        np.array([lr.equivariance_border for lr in layers]), np.array([lr.equivariance_interior for lr in layers])
+    )
+    values["equivariance_gap"] = float(gap)
+    equiv = (float(eb), float(ei))
+    if note is not None:
+        values = {k: math.nan for k in values}
+        equiv = (math.nan, math.nan)
     return Summary(
         border_shift=values["border_shift"],
         false_edge_ratio=values["false_edge_ratio"],
         equivariance_gap=values["equivariance_gap"],
         position_r2=values["position_r2"],
-        padding_aware_channels=int(values["padding_aware_channels"]),
-        worst=worst,
+        padding_aware_channels=None if note is not None else int(values["padding_aware_channels"]),
+        worst={} if note is not None else worst,
+        equivariance_border=equiv[0],
+        equivariance_interior=equiv[1],
+        note=note,
     )
 
 

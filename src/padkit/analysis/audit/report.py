@@ -12,6 +12,7 @@ from ..._report import REPORT_FORMAT, jsonable, to_json
 __all__ = [
     "METRICS",
     "AuditReport",
+    "Difference",
     "InputStats",
     "LayerResult",
     "ModeResult",
@@ -69,6 +70,7 @@ class LayerResult:
     shift_profile: tuple[float, ...]  # mean |SMD| of each distance ring vs interior
     edge_profile: tuple[float, ...]  # edge energy of each distance ring / interior edge energy
     notes: tuple[str, ...] = ()
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> 95% bootstrap interval
     mean_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W); None for 1-D/3-D
     std_map: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W); None for 1-D/3-D
 
@@ -105,6 +107,8 @@ class LayerResult:
             "edge_profile": self.edge_profile,
             "notes": list(self.notes),
         }
+        if self.ci:
+            d["ci"] = {k: list(v) for k, v in self.ci.items()}
         if include_maps and self.mean_map is not None and self.std_map is not None:
             d["mean_map"] = self.mean_map
             d["std_map"] = self.std_map
@@ -113,29 +117,63 @@ class LayerResult:
 
 @dataclass(frozen=True)
 class Summary:
-    """Whole-model figures for one mode: means over the layers where each is defined, and the worst layer."""
+    """Whole-model figures for one mode: means over the layers where each is defined, and the worst layer.
+
+    ``equivariance_gap`` is the floored ratio of the mean border error to the mean interior error over the layers
+    (``equivariance_border``, ``equivariance_interior``). ``note`` says why the figures are not applicable (they are
+    then NaN and ``padding_aware_channels`` is None, shown as n/a). ``ci``: 95% bootstrap intervals per metric.
+    """
 
     border_shift: float
     false_edge_ratio: float
     equivariance_gap: float
     position_r2: float
-    padding_aware_channels: int
+    padding_aware_channels: int | None
     worst: dict[str, str]  # metric -> layer name with the largest value
+    equivariance_border: float = float("nan")
+    equivariance_interior: float = float("nan")
+    note: str | None = None
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def value(self, metric: str) -> float:
-        return float(getattr(self, metric))
+        v = getattr(self, metric)
+        return float("nan") if v is None else float(v)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(
-            {
-                "border_shift": self.border_shift,
-                "false_edge_ratio": self.false_edge_ratio,
-                "equivariance_gap": self.equivariance_gap,
-                "position_r2": self.position_r2,
-                "padding_aware_channels": self.padding_aware_channels,
-                "worst_layer": dict(self.worst),
-            }
-        )
+        d: dict[str, Any] = {
+            "border_shift": self.border_shift,
+            "false_edge_ratio": self.false_edge_ratio,
+            "equivariance_gap": self.equivariance_gap,
+            "equivariance_border": self.equivariance_border,
+            "equivariance_interior": self.equivariance_interior,
+            "position_r2": self.position_r2,
+            "padding_aware_channels": self.padding_aware_channels,
+            "worst_layer": dict(self.worst),
+        }
+        if self.ci:
+            d["ci"] = {k: list(v) for k, v in self.ci.items()}
+        if self.note is not None:
+            d["note"] = self.note
+        return jsonable(d)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference ``mode - baseline`` of one summary metric over the same images, with its 95% bootstrap
+    interval (the two modes' replicates share their image weights)."""
+
+    metric: str
+    value: float
+    ci: tuple[float, float]
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies wholly above or below 0."""
+        lo, hi = self.ci
+        return bool(lo > 0 or hi < 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"value": self.value, "ci": list(self.ci), "excludes_zero": self.excludes_zero})
 
 
 @dataclass(frozen=True)
@@ -168,6 +206,14 @@ class ModeResult:
     summary: Summary
     layers: tuple[LayerResult, ...]
     warnings: tuple[str, ...] = ()
+    baseline: str | None = None  # the mode the differences are taken against
+    differences: tuple[Difference, ...] = ()  # this mode - baseline, per summary metric
+
+    def difference(self, metric: str) -> Difference:
+        for d in self.differences:
+            if d.metric == metric:
+                return d
+        raise KeyError(metric)
 
     def layer(self, name: str) -> LayerResult:
         for lr in self.layers:
@@ -176,11 +222,12 @@ class ModeResult:
         raise KeyError(name)
 
     def to_dict(self, *, include_maps: bool = False) -> dict[str, Any]:
-        return {
-            "summary": self.summary.to_dict(),
-            "layers": {lr.name: lr.to_dict(include_maps=include_maps) for lr in self.layers},
-            "warnings": list(self.warnings),
-        }
+        d: dict[str, Any] = {"summary": self.summary.to_dict()}
+        if self.baseline is not None:
+            d["differences"] = {"baseline": self.baseline, **{x.metric: x.to_dict() for x in self.differences}}
+        d["layers"] = {lr.name: lr.to_dict(include_maps=include_maps) for lr in self.layers}
+        d["warnings"] = list(self.warnings)
+        return d
 
 
 @dataclass(frozen=True)
@@ -198,6 +245,7 @@ class AuditReport:
     results: tuple[ModeResult, ...]
     warnings: tuple[str, ...] = ()
     world_size: int = 1
+    bootstrap: dict[str, Any] = field(default_factory=dict)  # replicates, groups, seed, level (empty: no intervals)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -223,6 +271,7 @@ class AuditReport:
                 "border": self.border,
                 "settings": dict(self.settings),
                 "world_size": self.world_size,
+                "bootstrap": dict(self.bootstrap),
                 "input": self.input_stats.to_dict(),
                 "modes": list(self.modes),
                 "results": {r.mode: r.to_dict(include_maps=include_maps) for r in self.results},

@@ -54,6 +54,8 @@ class AuditSettings:
     device: torch.device
     seed: int
     progress: bool
+    bootstrap: int = 0  # replicates; 0: no intervals
+    bootstrap_groups: int = 32  # image i is in group i mod bootstrap_groups (even)
 
     @property
     def rank(self) -> int:
@@ -76,6 +78,7 @@ class AuditSettings:
             "probe_dim": self.probe_dim,
             "border": self.border,
             "seed": self.seed,
+            "bootstrap": self.bootstrap,
         }
 
 
@@ -202,6 +205,8 @@ def audit_settings(
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
+    bootstrap: int = 0,
+    bootstrap_groups: int = 32,
 ) -> AuditSettings:
     """Check every audit argument (the message names the argument) and return the canonical settings."""
     model = check_model(model)
@@ -229,4 +234,13 @@ def audit_settings(
         device=_device(model, device),
         seed=check_int(seed, "seed"),
         progress=bool(progress),
+        bootstrap=check_int(bootstrap, "bootstrap", minimum=0),
+        bootstrap_groups=_groups(bootstrap_groups),
     )
+
+
+def _groups(groups: object) -> int:
+    g = check_int(groups, "bootstrap_groups", minimum=2)
+    if g % 2:
+        raise bad_value("bootstrap_groups", groups, "an even int >= 2 (the probe's fit and held-out images alternate)")
+    return g
