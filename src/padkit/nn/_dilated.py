@@ -312,20 +312,22 @@ class TapConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None, plan: TapPlan, groups: int) -> Tensor:
         out = _combine(_terms(x, weight, bias, plan, groups), plan, in_place=True)
-        ctx.save_for_backward(x, weight, bias)
-        ctx.plan, ctx.groups = plan, groups
+        ctx.save_for_backward(x, weight)  # not the bias: its gradient is the output gradient's sum
+        ctx.plan, ctx.groups, ctx.has_bias = plan, groups, bias is not None
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Any:
-        x, weight, bias = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         plan: TapPlan = ctx.plan
         groups: int = ctx.groups
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        need_b = bool(need_b and ctx.has_bias)
         if torch.is_grad_enabled():  # the backward is itself differentiated: recompute through differentiable ops
+            # the gradients do not depend on the bias's value: a zero bias stands in for it
+            bias = weight.new_zeros(weight.shape[0]).requires_grad_(need_b) if ctx.has_bias else None
             fn = functools.partial(tap_forward, plan=plan, groups=groups)
             return (*_recomputed_grads(fn, (x, weight, bias), grad), None, None)
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        need_b = bool(need_b and bias is not None)
         nd = len(plan.out)
         gx = gw = gb = None
         term_grads: list[Tensor] = []
