@@ -215,3 +215,14 @@ def test_split_conv_under_torch_func() -> None:
     got = torch.func.grad(f(lambda x, w, **kw: pnn.functional.conv2d(x, w, padding_mode="replicate", **kw)))(x)
     ref = torch.func.grad(f(lambda x, w, padding, dilation: _reference(x, w, None, 1, padding, dilation, 1)))(x)
     torch.testing.assert_close(got, ref)
+
+
+@pytest.mark.slow
+def test_compiled_and_exported_inference_match_eager() -> None:
+    # compilers and exporters see F.pad + conv (PyTorch's replicate pad backward does not compile at this width)
+    layer = pnn.PadConv2d(3, 4, 3, padding=20, dilation=20, padding_mode="replicate")
+    x = torch.randn(2, 3, 6, 7)
+    with torch.no_grad():
+        ref = layer(x)
+        torch.testing.assert_close(torch.compile(layer, fullgraph=True)(x), ref)
+    torch.testing.assert_close(torch.export.export(layer, (x,)).module()(x), ref)
