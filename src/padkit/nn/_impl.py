@@ -35,7 +35,7 @@ from ..geometry import (
 )
 from ..modes import COPY_MODES, MODE_OPTIONS, TORCH_NATIVE, is_zero_fill, pad_mode_of
 from ._border import border_conv
-from ._dilated import compacts, gather_spec
+from ._dilated import compacts, gather_spec, tap_conv, tap_plan
 from ._partial import cached_ratio
 from ._repad import ConvSpec, PadSpec, PoolSpec, repad_conv, repad_max_pool
 
@@ -180,7 +180,8 @@ def conv(
     _check_fits(spatial, pairs, k, dilation, nd)
     # exporters: a Pad node + valid conv is the portable graph; torch.compile: one traceable graph that the compiler
     # fuses (the border-correction plan is host-side Python over cached index tables)
-    border = algorithm == "border" and not (torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling())
+    graph = torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    border = algorithm == "border" and not graph
     if mode == "partial":
         out = _partial_conv(nd, x, weight, bias, stride, dilation, groups, pairs, k, spatial)
     elif is_zero_fill(mode, options):
@@ -189,9 +190,13 @@ def conv(
         out = _per_axis_conv(_CONV[nd], x, weight, bias, stride, pairs, dilation, groups, mode, options)
     elif border and mode in COPY_MODES and not options and all(b == a for b, a in pairs) and all(spatial):
         out = border_conv(nd, x, weight, bias, stride, dilation, groups, pairs, k, mode)
-    elif mode in COPY_MODES and not options and compacts(spatial, pairs, k, stride, dilation):
-        pad, cs, cd = gather_spec(spatial, pairs, k, stride, dilation, mode)
-        out = repad_conv(x, weight, bias, ConvSpec(nd, cs, (0,) * nd, cd, groups, pad))
+    elif mode in COPY_MODES and not options and not graph and compacts(spatial, pairs, k, stride, dilation):
+        plan = tap_plan(spatial, pairs, k, stride, dilation, mode)
+        if plan is not None:  # some taps read one row along a dim (replicate beyond the input)
+            out = tap_conv(x, weight, bias, plan, groups)
+        else:
+            pad, cs, cd = gather_spec(spatial, pairs, k, stride, dilation, mode)
+            out = repad_conv(x, weight, bias, ConvSpec(nd, cs, (0,) * nd, cd, groups, pad))
     else:
         pad = _pad_spec(pairs, pad_mode_of(mode), options)
         out = repad_conv(x, weight, bias, ConvSpec(nd, stride, (0,) * nd, dilation, groups, pad))
