@@ -130,8 +130,12 @@ def audit(
     Example:
         >>> net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
         >>> rep = audit(net, torch.rand(8, 3, 16, 16), probe_images=8, progress=False)
-        >>> sorted(rep.to_dict()["results"]["as-is"]["summary"])[:2]
-        ['border_shift', 'equivariance_gap']
+        >>> summary = rep.to_dict()["results"]["as-is"]["summary"]
+        >>> sorted(summary)[:3]
+        ['border_shift', 'ci', 'equivariance_border']
+        >>> lo, hi = summary["ci"]["border_shift"]  # 95% bootstrap interval over the images
+        >>> bool(lo <= summary["border_shift"] <= hi)
+        True
     """
     s = audit_settings(
         model,
