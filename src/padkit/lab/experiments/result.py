@@ -29,6 +29,8 @@ class ExperimentResult:
         env: :func:`padkit.lab.machine.environment` at run time.
         plot_metrics: the metrics :func:`padkit.render.experiments.render_png` draws by default.
         precision: decimals per metric in the tables (default 1).
+        protocol: which preset of settings ran and where it comes from, ``{"name", "source"}`` (``"cpu"``: the
+            experiment's own defaults; ``"paper"``: the published protocol), where the experiment has presets.
     """
 
     name: str
@@ -44,6 +46,7 @@ class ExperimentResult:
     env: Mapping[str, Any] = field(default_factory=dict)
     plot_metrics: tuple[str, ...] = ()
     precision: Mapping[str, int] = field(default_factory=dict)
+    protocol: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -56,6 +59,7 @@ class ExperimentResult:
                 "format": REPORT_FORMAT,
                 "experiment": self.name,
                 "title": self.title,
+                "protocol": dict(self.protocol) or {"name": "cpu", "source": "the experiment's defaults"},
                 "config": dict(self.config),
                 "metrics": list(self.metrics),
                 "units": dict(self.units),
