@@ -13,11 +13,11 @@ from ._types import int_at_least, parse_layer_modes
 __all__ = ["HELP", "NAMES", "add_arguments", "run"]
 
 #: Experiment names, spelled out so building the parser does not import the experiments (a test keeps it in sync).
-NAMES: tuple[str, ...] = ("red-green", "position", "modes", "normalization", "boundary")
+NAMES: tuple[str, ...] = ("red-green", "position", "modes", "normalization", "boundary", "agreement")
 
 HELP = (
     "reproduce a published padding finding on CPU with offline data: red-green, position, modes, normalization, "
-    "boundary ('list' shows them)"
+    "boundary, agreement ('list' shows them)"
 )
 
 

@@ -14,7 +14,15 @@ import numpy as np
 if TYPE_CHECKING:
     from ..lab.experiments.result import ExperimentResult
 
-__all__ = ["metric_headers", "render_markdown", "render_png", "result_cells", "result_rows", "split_row"]
+__all__ = [
+    "metric_headers",
+    "reference_rows",
+    "render_markdown",
+    "render_png",
+    "result_cells",
+    "result_rows",
+    "split_row",
+]
 
 
 def split_row(row: str) -> tuple[str, str]:
@@ -37,6 +45,36 @@ def result_cells(result: ExperimentResult, row: str, metrics: Sequence[str], dig
 def result_rows(result: ExperimentResult, metrics: Sequence[str], digits: int = 1) -> list[list[str]]:
     """One row of cells per result row, led by the full row name (``"group/variant"``)."""
     return [[row, *result_cells(result, row, metrics, digits)] for row in result.rows]
+
+
+def reference_rows(result: ExperimentResult, digits: int = 1) -> list[list[str]]:
+    """Rows ``[row, metric, mean ± std, 95% t interval, published, mean − published]`` for every published value in
+    ``result.reference`` whose row and metric the result has (the interval is Student-t over seeds,
+    :func:`~padkit.lab.experiments.stats.t_interval`)."""
+    from ..lab.experiments.stats import t_interval
+
+    out: list[list[str]] = []
+    for row, cols in result.reference.items():
+        for metric, published in cols.items():
+            st = result.results.get(row, {}).get(metric)
+            if st is None:
+                continue
+            d = result.precision.get(metric, digits)
+            finite = [v for v in st.values if math.isfinite(v)]
+            lo, hi = t_interval(finite) if len(finite) == len(st.values) and finite else (math.nan, math.nan)
+            interval = f"[{lo:.{d}f}, {hi:.{d}f}]" if math.isfinite(lo) else "n/a"
+            diff = st.mean - published
+            out.append(
+                [
+                    row,
+                    metric,
+                    st.format(d),
+                    interval,
+                    f"{published:.{d}f}",
+                    f"{diff:+.{d}f}" if math.isfinite(diff) else "n/a",
+                ]
+            )
+    return out
 
 
 def _groups(result: ExperimentResult) -> dict[str, list[str]]:
@@ -72,6 +110,13 @@ def render_markdown(result: ExperimentResult, digits: int = 1) -> str:
                 f"| {c.group or '–'} | {c.metric} | {c.variant} − {c.baseline} | {c.mean_diff:+.3f} ± {c.std_diff:.3f} "
                 f"| {p} | {'*' if c.significant else 'no'} |"
             )
+        out.append("")
+    ref = reference_rows(result, digits)
+    if ref:
+        out += [f"Beside the published numbers ({result.reference_source or 'reference'}):", ""]
+        out.append("| variant | metric | here: mean ± std | here: 95% t interval | published | here − published |")
+        out.append("|---|---|---|---|---|---|")
+        out += ["| " + " | ".join(r) + " |" for r in ref]
         out.append("")
     n_seeds = result.config.get("seeds")
     env = result.env

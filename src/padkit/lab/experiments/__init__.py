@@ -9,7 +9,7 @@ and runs offline: ``red-green``). Tables and figures of a result come from :mod:
 Example:
     >>> from padkit.lab.experiments import EXPERIMENTS
     >>> sorted(EXPERIMENTS)
-    ['boundary', 'modes', 'normalization', 'position', 'red-green']
+    ['agreement', 'boundary', 'modes', 'normalization', 'position', 'red-green']
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..._validate import bad_value, check_choice
-
+from .agreement import AgreementConfig, run_agreement
 from .boundary import BoundaryConfig, run_boundary
 from .modes import ModesConfig, run_modes
 from .normalization import NormalizationConfig, run_normalization
 from .position import PositionConfig, run_position
 from .red_green import RED_GREEN_PROTOCOLS, RedGreenConfig, red_green_config, run_red_green
 from .result import ExperimentResult
-from .stats import Comparison, Stat, compare_paired, stat
+from .stats import Comparison, Stat, compare_paired, spearman_over_modes, stat, t_interval
 
 __all__ = [
     "EXPERIMENTS",
     "PROTOCOLS",
+    "AgreementConfig",
     "BoundaryConfig",
     "Comparison",
     "ExperimentResult",
@@ -39,12 +40,15 @@ __all__ = [
     "Stat",
     "compare_paired",
     "experiment_config",
+    "run_agreement",
     "run_boundary",
     "run_modes",
     "run_normalization",
     "run_position",
     "run_red_green",
+    "spearman_over_modes",
     "stat",
+    "t_interval",
 ]
 
 #: CLI name -> (config dataclass, run function). Every config has ``seeds`` and ``epochs`` fields.
@@ -54,29 +58,35 @@ EXPERIMENTS: dict[str, tuple[type[Any], Callable[..., ExperimentResult]]] = {
     "modes": (ModesConfig, run_modes),
     "normalization": (NormalizationConfig, run_normalization),
     "boundary": (BoundaryConfig, run_boundary),
+    "agreement": (AgreementConfig, run_agreement),
 }
 
-#: CLI name -> the protocols it has, each a function ``(**overrides) -> config``. ``"cpu"`` is every experiment's
-#: defaults; ``"paper"`` exists where the published protocol runs offline on generated data (``red-green``; the
-#: others either have no published protocol or need pretrained ImageNet backbones and downloaded datasets).
-PROTOCOLS: dict[str, dict[str, Callable[..., Any]]] = {
-    name: {"cpu": config_cls} for name, (config_cls, _) in EXPERIMENTS.items()
-}
-PROTOCOLS["red-green"] = {p: (lambda p=p, **kw: red_green_config(p, **kw)) for p in RED_GREEN_PROTOCOLS}
+#: CLI name -> the protocols it has. ``"cpu"`` is every experiment's defaults (its config class); ``"paper"`` exists
+#: where the published protocol runs offline on generated data (``red-green``; the others either have no published
+#: protocol or need ImageNet-pretrained backbones and downloaded datasets).
+PROTOCOLS: dict[str, tuple[str, ...]] = {name: ("cpu",) for name in EXPERIMENTS}
+PROTOCOLS["red-green"] = tuple(RED_GREEN_PROTOCOLS)
 
 
 def experiment_config(name: str, protocol: str = "cpu", **overrides: Any) -> Any:
     """The config of experiment ``name`` under ``protocol``, with ``overrides`` (config field values) on top.
 
+    ``"cpu"`` builds :data:`EXPERIMENTS`' config class; other protocols come from the experiment's own presets
+    (:func:`~padkit.lab.experiments.red_green.red_green_config`).
+
     Example:
-        >>> experiment_config("red-green", "paper", seeds=1).seeds
-        1
+        >>> cfg = experiment_config("red-green", "paper", seeds=1)
+        >>> cfg.seeds, cfg.epochs, cfg.protocol
+        (1, 50, 'paper')
     """
     check_choice(name, "name", tuple(EXPERIMENTS))
-    protocols = PROTOCOLS[name]
-    if protocol not in protocols:
+    if protocol not in PROTOCOLS[name]:
         have = [n for n, ps in PROTOCOLS.items() if protocol in ps]
         raise bad_value(
-            "protocol", protocol, f"one of {tuple(protocols)} for {name!r} (protocol {protocol!r}: {', '.join(have) or 'none'})"
+            "protocol",
+            protocol,
+            f"one of {PROTOCOLS[name]} for {name!r} (protocol {protocol!r} exists for: {', '.join(have) or 'none'})",
         )
-    return protocols[protocol](**overrides)
+    if protocol == "cpu":
+        return EXPERIMENTS[name][0](**overrides)
+    return red_green_config(protocol, **overrides)

@@ -42,11 +42,13 @@ from .training import MONITORS, accuracy, train_classifier
 __all__ = [
     "PAPER_VARIANTS",
     "PUBLISHED",
+    "PUBLISHED_SOURCE",
     "RED_GREEN_DATA",
     "RED_GREEN_PROTOCOLS",
     "RED_GREEN_VARIANTS",
     "RedGreenConfig",
     "RedGreenNet",
+    "published_reference",
     "red_green_authors_data",
     "red_green_config",
     "red_green_data",
@@ -78,6 +80,8 @@ PUBLISHED: dict[str, tuple[float, float]] = {
     "same-circular": (73.7, 73.7),
     "full-zeros": (89.7, 89.7),
 }
+
+PUBLISHED_SOURCE = "Kayhan & van Gemert, CVPR 2020, Table 1: mean over 10 initialisations"
 
 #: Data generators: ``"generated"`` (:func:`red_green_data`, fresh sets per seed) or ``"authors"``
 #: (:func:`red_green_authors_data`, one fixed set for every seed, as in the authors' script).
@@ -329,4 +333,13 @@ def run_red_green(config: RedGreenConfig | None = None, *, progress: bool = True
         plot_metrics=("similar", "dissimilar"),
         precision={"epochs": 1, "epochs_run": 1},
         protocol={"name": cfg.protocol, "source": RED_GREEN_PROTOCOLS[cfg.protocol][1]},
+        reference=published_reference(cfg.variants) if cfg.protocol == "paper" else {},
+        reference_source=PUBLISHED_SOURCE if cfg.protocol == "paper" else "",
     )
+
+
+def published_reference(variants: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+    """:data:`PUBLISHED` as ``{variant: {"similar": %, "dissimilar": %}}`` for the published ones of ``variants``
+    (all four when None): the ``reference`` of a paper-protocol result."""
+    names = PAPER_VARIANTS if variants is None else tuple(v for v in variants if v in PUBLISHED)
+    return {v: {"similar": PUBLISHED[v][0], "dissimilar": PUBLISHED[v][1]} for v in names}

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..._report import REPORT_FORMAT, jsonable, to_json
+from ..._validate import bad_value
 from .stats import Comparison, Stat
 
-__all__ = ["ExperimentResult"]
+__all__ = ["ExperimentResult", "merge_results"]
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class ExperimentResult:
         precision: decimals per metric in the tables (default 1).
         protocol: which preset of settings ran and where it comes from, ``{"name", "source"}`` (``"cpu"``: the
             experiment's own defaults; ``"paper"``: the published protocol), where the experiment has presets.
+        reference: published values to set beside the results, ``reference[row][metric]``.
+        reference_source: where ``reference`` comes from (paper and table).
     """
 
     name: str
@@ -47,6 +55,8 @@ class ExperimentResult:
     plot_metrics: tuple[str, ...] = ()
     precision: Mapping[str, int] = field(default_factory=dict)
     protocol: Mapping[str, str] = field(default_factory=dict)
+    reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    reference_source: str = ""
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -69,6 +79,10 @@ class ExperimentResult:
                 "seconds": round(self.seconds, 2),
                 "cpu_seconds": round(self.cpu_seconds, 2),
                 "environment": dict(self.env),
+                "plot_metrics": list(self.plot_metrics),
+                "precision": dict(self.precision),
+                "reference": {row: dict(cols) for row, cols in self.reference.items()},
+                "reference_source": self.reference_source,
             }
         )
         return out
@@ -76,3 +90,100 @@ class ExperimentResult:
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON text (what ``--json`` writes), like the plan, audit and bench reports."""
         return to_json(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExperimentResult:
+        """The result back from :meth:`to_dict` data (a JSON ``null`` number is NaN again)."""
+        if not isinstance(data, Mapping) or "experiment" not in data or "results" not in data:
+            raise bad_value("data", type(data).__name__, "an experiment result's JSON object (from to_dict)")
+        results = {
+            row: {
+                m: Stat(_num(s["mean"]), _num(s["std"]), tuple(_num(v) for v in s["values"])) for m, s in cols.items()
+            }
+            for row, cols in data["results"].items()
+        }
+        comparisons = tuple(
+            Comparison(
+                c["group"],
+                c["metric"],
+                c["variant"],
+                c["baseline"],
+                _num(c["mean_diff"]),
+                _num(c["std_diff"]),
+                _num(c["p_value"]),
+                bool(c["significant"]),
+            )
+            for c in data.get("comparisons", ())
+        )
+        return cls(
+            name=data["experiment"],
+            title=data.get("title", ""),
+            config=dict(data.get("config", {})),
+            results=results,
+            metrics=tuple(data.get("metrics", ())),
+            units=dict(data.get("units", {})),
+            comparisons=comparisons,
+            notes=tuple(data.get("notes", ())),
+            seconds=float(data.get("seconds", 0.0)),
+            cpu_seconds=float(data.get("cpu_seconds", 0.0)),
+            env=dict(data.get("environment", {})),
+            plot_metrics=tuple(data.get("plot_metrics", ())),
+            precision=dict(data.get("precision", {})),
+            protocol=dict(data.get("protocol", {})),
+            reference={row: {m: _num(v) for m, v in cols.items()} for row, cols in data.get("reference", {}).items()},
+            reference_source=data.get("reference_source", ""),
+        )
+
+
+def merge_results(parts: Sequence[ExperimentResult]) -> ExperimentResult:
+    """One result from runs of the same experiment and settings over disjoint rows (e.g. one run per variant).
+
+    Rows, comparisons, notes and references are joined in order; mapping-valued config entries (such as red-green's
+    ``variants``) are joined, other config entries must agree. ``seconds`` and ``cpu_seconds`` are the sums over the
+    parts (for runs made side by side, the wall time of the whole is the longest part's, not the sum).
+    """
+    if not parts:
+        raise bad_value("parts", (), "a non-empty sequence of ExperimentResult")
+    first = parts[0]
+    results: dict[str, Mapping[str, Stat]] = {}
+    config: dict[str, Any] = dict(first.config)
+    reference: dict[str, Mapping[str, float]] = {}
+    notes: list[str] = []
+    for part in parts:
+        if part.name != first.name or dict(part.protocol) != dict(first.protocol):
+            raise bad_value(
+                "parts",
+                f"{part.name}/{part.protocol.get('name')}",
+                f"runs of {first.name}/{first.protocol.get('name')}",
+            )
+        for row, cols in part.results.items():
+            if row in results:
+                raise bad_value("parts", row, "disjoint rows (each row in one part only)")
+            results[row] = cols
+        for key, value in part.config.items():
+            if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
+                config[key] = {**config[key], **value}
+            elif key in config and config[key] != value:
+                raise bad_value(f"parts[...].config[{key!r}]", value, f"the same value in every part ({config[key]!r})")
+            else:
+                config[key] = value
+        reference.update(part.reference)
+        notes += [n for n in part.notes if n not in notes]
+    return ExperimentResult(
+        name=first.name,
+        title=first.title,
+        config=config,
+        results=results,
+        metrics=first.metrics,
+        units=first.units,
+        comparisons=tuple(c for p in parts for c in p.comparisons),
+        notes=tuple(notes),
+        seconds=sum(p.seconds for p in parts),
+        cpu_seconds=sum(p.cpu_seconds for p in parts),
+        env=first.env,
+        plot_metrics=first.plot_metrics,
+        precision=first.precision,
+        protocol=first.protocol,
+        reference=reference,
+        reference_source=first.reference_source,
+    )
