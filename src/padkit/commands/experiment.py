@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--epochs", type=int_at_least(1), default=None, help="training epochs (default: the experiment's)"
     )
     parser.add_argument(
+        "--seed-start",
+        type=int_at_least(0),
+        default=None,
+        help="red-green: first seed; runs over disjoint seeds join with padkit.lab.experiments.merge_results "
+        "(default 0)",
+    )
+    parser.add_argument(
         "--protocol",
         default="cpu",
         help="settings preset: 'cpu' (the experiment's defaults, minutes on 2 cores) or 'paper' (the published "
@@ -106,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         if args.name != "modes":
             raise bad_value("--modes", args.modes, f"only with NAME='modes' (NAME={args.name!r} compares no modes)")
         overrides["modes"] = parse_layer_modes(args.modes)
+    if getattr(args, "seed_start", None) is not None:
+        if args.name != "red-green":
+            raise bad_value("--seed-start", args.seed_start, f"only with NAME='red-green' (NAME={args.name!r})")
+        overrides["seed_start"] = args.seed_start
     if getattr(args, "variants", None) is not None:
         if args.name != "red-green":
             raise bad_value("--variants", args.variants, f"only with NAME='red-green' (NAME={args.name!r})")

@@ -23,7 +23,7 @@ from .modes import ModesConfig, run_modes
 from .normalization import NormalizationConfig, run_normalization
 from .position import PositionConfig, run_position
 from .red_green import RED_GREEN_PROTOCOLS, RedGreenConfig, red_green_config, run_red_green
-from .result import ExperimentResult
+from .result import ExperimentResult, merge_results
 from .stats import Comparison, Stat, compare_paired, spearman_over_modes, stat, t_interval
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "Stat",
     "compare_paired",
     "experiment_config",
+    "merge_results",
     "run_agreement",
     "run_boundary",
     "run_modes",

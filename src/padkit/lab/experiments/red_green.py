@@ -194,6 +194,8 @@ class RedGreenConfig:
         shuffle: reshuffle the training set every epoch (False: batches in stored order).
         protocol: the name of the preset the settings came from (recorded in the result; see
             :func:`red_green_config`).
+        seed_start: the first seed; the run uses seeds ``seed_start .. seed_start + seeds - 1`` (runs over
+            disjoint seeds join with :func:`~padkit.lab.experiments.result.merge_results`).
     """
 
     seeds: int = 3
@@ -208,8 +210,10 @@ class RedGreenConfig:
     monitor: str = "accuracy"
     shuffle: bool = True
     protocol: str = "cpu"
+    seed_start: int = 0
 
     def __post_init__(self) -> None:
+        check_int(self.seed_start, "seed_start", minimum=0)
         for name in ("seeds", "epochs", "n_train", "n_val", "n_test", "batch_size", "patience"):
             check_int(getattr(self, name), name, minimum=1)
         for i, v in enumerate(self.variants):
@@ -270,7 +274,7 @@ def run_red_green(config: RedGreenConfig | None = None, *, progress: bool = True
     scores: dict[str, dict[str, list[float]]] = {
         v: {"similar": [], "dissimilar": [], "epochs": [], "epochs_run": []} for v in cfg.variants
     }
-    for seed in range(cfg.seeds):
+    for seed in range(cfg.seed_start, cfg.seed_start + cfg.seeds):
         if cfg.data == "authors":
             (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (
                 red_green_authors_data(n) for n in (cfg.n_train, cfg.n_val, cfg.n_test)

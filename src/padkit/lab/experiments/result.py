@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 from ..._report import REPORT_FORMAT, jsonable, to_json
 from ..._validate import bad_value
-from .stats import Comparison, Stat
+from .stats import Comparison, Stat, stat
 
 __all__ = ["ExperimentResult", "merge_results"]
 
@@ -136,19 +136,24 @@ class ExperimentResult:
 
 
 def merge_results(parts: Sequence[ExperimentResult]) -> ExperimentResult:
-    """One result from runs of the same experiment and settings over disjoint rows (e.g. one run per variant).
+    """One result from runs of the same experiment and protocol over disjoint rows or disjoint seeds.
 
-    Rows, comparisons, notes and references are joined in order; mapping-valued config entries (such as red-green's
-    ``variants``) are joined, other config entries must agree. ``seconds`` and ``cpu_seconds`` are the sums over the
-    parts (for runs made side by side, the wall time of the whole is the longest part's, not the sum).
+    A row found in several parts gets each metric's per-seed values joined in part order (the parts must then run
+    disjoint seeds: config ``seed_start`` .. ``seed_start + seeds - 1``); the merged config has the total ``seeds``
+    and the smallest ``seed_start``. Mapping-valued config entries (such as red-green's ``variants``) are joined;
+    other config entries must agree. Comparisons are dropped when a row's seeds were joined (they were paired
+    within one part). ``seconds`` and ``cpu_seconds`` are the sums over the parts (for runs made side by side, the
+    wall time of the whole is the longest part's, not the sum).
     """
     if not parts:
         raise bad_value("parts", (), "a non-empty sequence of ExperimentResult")
     first = parts[0]
-    results: dict[str, Mapping[str, Stat]] = {}
+    values: dict[str, dict[str, list[float]]] = {}
+    seeds_of: dict[str, set[int]] = {}
     config: dict[str, Any] = dict(first.config)
     reference: dict[str, Mapping[str, float]] = {}
     notes: list[str] = []
+    joined_seeds = False
     for part in parts:
         if part.name != first.name or dict(part.protocol) != dict(first.protocol):
             raise bad_value(
@@ -156,11 +161,22 @@ def merge_results(parts: Sequence[ExperimentResult]) -> ExperimentResult:
                 f"{part.name}/{part.protocol.get('name')}",
                 f"runs of {first.name}/{first.protocol.get('name')}",
             )
+        start = int(part.config.get("seed_start", 0))
+        seeds = set(range(start, start + int(part.config.get("seeds", 1))))
         for row, cols in part.results.items():
-            if row in results:
-                raise bad_value("parts", row, "disjoint rows (each row in one part only)")
-            results[row] = cols
+            if row in values:
+                if seeds_of[row] & seeds:
+                    raise bad_value("parts", row, "disjoint rows, or disjoint seeds where a row repeats")
+                joined_seeds = True
+                for m, st in cols.items():
+                    values[row].setdefault(m, []).extend(st.values)
+            else:
+                values[row] = {m: list(st.values) for m, st in cols.items()}
+                seeds_of[row] = set()
+            seeds_of[row] |= seeds
         for key, value in part.config.items():
+            if key in ("seeds", "seed_start"):
+                continue
             if isinstance(value, Mapping) and isinstance(config.get(key), Mapping):
                 config[key] = {**config[key], **value}
             elif key in config and config[key] != value:
@@ -169,14 +185,19 @@ def merge_results(parts: Sequence[ExperimentResult]) -> ExperimentResult:
                 config[key] = value
         reference.update(part.reference)
         notes += [n for n in part.notes if n not in notes]
+    all_seeds = set().union(*seeds_of.values()) if seeds_of else set()
+    if "seeds" in config:
+        config["seeds"] = max(len(s) for s in seeds_of.values()) if seeds_of else config["seeds"]
+    if "seed_start" in config or joined_seeds:
+        config["seed_start"] = min(all_seeds) if all_seeds else 0
     return ExperimentResult(
         name=first.name,
         title=first.title,
         config=config,
-        results=results,
+        results={row: {m: stat(v) for m, v in cols.items()} for row, cols in values.items()},
         metrics=first.metrics,
         units=first.units,
-        comparisons=tuple(c for p in parts for c in p.comparisons),
+        comparisons=() if joined_seeds else tuple(c for p in parts for c in p.comparisons),
         notes=tuple(notes),
         seconds=sum(p.seconds for p in parts),
         cpu_seconds=sum(p.cpu_seconds for p in parts),
