@@ -50,7 +50,7 @@ def result_rows(result: ExperimentResult, metrics: Sequence[str], digits: int = 
 def reference_rows(result: ExperimentResult, digits: int = 1) -> list[list[str]]:
     """Rows ``[row, metric, mean ± std, 95% t interval, published, mean − published]`` for every published value in
     ``result.reference`` whose row and metric the result has (the interval is Student-t over seeds,
-    :func:`~padkit.lab.experiments.stats.t_interval`)."""
+    :func:`~padkit.lab.experiments.stats.t_interval`; ``n/a`` with fewer than 2 seeds or a NaN)."""
     from ..lab.experiments.stats import t_interval
 
     out: list[list[str]] = []
@@ -61,7 +61,8 @@ def reference_rows(result: ExperimentResult, digits: int = 1) -> list[list[str]]
                 continue
             d = result.precision.get(metric, digits)
             finite = [v for v in st.values if math.isfinite(v)]
-            lo, hi = t_interval(finite) if len(finite) == len(st.values) and finite else (math.nan, math.nan)
+            ok = len(finite) == len(st.values) >= 2
+            lo, hi = t_interval(finite) if ok else (math.nan, math.nan)
             interval = f"[{lo:.{d}f}, {hi:.{d}f}]" if math.isfinite(lo) else "n/a"
             diff = st.mean - published
             out.append(
@@ -134,7 +135,8 @@ def render_markdown(result: ExperimentResult, digits: int = 1) -> str:
 def render_png(result: ExperimentResult, path: str | Path, metrics: Sequence[str] | None = None) -> Path:
     """Grouped bar chart (error bars = std over seeds) of ``metrics`` per row group.
 
-    ``metrics`` defaults to ``result.plot_metrics`` (all metrics when that is empty).
+    ``metrics`` defaults to ``result.plot_metrics`` (all metrics when that is empty); rows that have none of them
+    are not drawn.
     """
     import matplotlib
 
@@ -142,7 +144,11 @@ def render_png(result: ExperimentResult, path: str | Path, metrics: Sequence[str
     import matplotlib.pyplot as plt
 
     metrics = list(metrics or result.plot_metrics or result.metrics)
-    groups = _groups(result)
+    groups = {
+        g: kept
+        for g, rows in _groups(result).items()
+        if (kept := [r for r in rows if any(m in result.results[r] for m in metrics)])
+    }  # rows without any plotted metric (e.g. summary rows) are left out
     fig, axes = plt.subplots(
         len(groups), len(metrics), figsize=(3.6 * len(metrics) + 0.5, 2.8 * len(groups) + 0.4), squeeze=False
     )

@@ -81,7 +81,7 @@ PUBLISHED: dict[str, tuple[float, float]] = {
     "full-zeros": (89.7, 89.7),
 }
 
-PUBLISHED_SOURCE = "Kayhan & van Gemert, CVPR 2020, Table 1: mean over 10 initialisations"
+PUBLISHED_SOURCE = "Kayhan & van Gemert, CVPR 2020, Table 1"
 
 #: Data generators: ``"generated"`` (:func:`red_green_data`, fresh sets per seed) or ``"authors"``
 #: (:func:`red_green_authors_data`, one fixed set for every seed, as in the authors' script).
