@@ -548,8 +548,13 @@ def test_from_dict_round_trip_and_merge():
     assert both.cpu_seconds == pytest.approx(a.cpu_seconds + b.cpu_seconds)
     with pytest.raises(PadkitError, match="disjoint rows"):
         merge_results([a, a])
-    with pytest.raises(PadkitError, match="seeds"):
-        merge_results([a, dataclasses.replace(b, config={**b.config, "seeds": 5})])
+    with pytest.raises(PadkitError, match="epochs"):
+        merge_results([a, dataclasses.replace(b, config={**b.config, "epochs": 5})])
+    a1 = run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=1, seed_start=1, variants=("valid",)), progress=False)
+    seeds01 = merge_results([a, a1])  # the same row over seeds 0 and 1 == one run over 2 seeds
+    two = run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=2, variants=("valid",)), progress=False)
+    assert results_of(seeds01) == results_of(two)
+    assert (seeds01.config["seeds"], seeds01.config["seed_start"]) == (2, 0)
     with pytest.raises(PadkitError, match="data="):
         ExperimentResult.from_dict({"bogus": 1})
 

@@ -19,7 +19,7 @@ Example:
     >>> from padkit.lab.experiments.red_green import RedGreenConfig, run_red_green
     >>> result = run_red_green(RedGreenConfig(seeds=1, epochs=1, variants=("valid",)), progress=False)
     >>> sorted(result.results["valid"])
-    ['dissimilar', 'epochs', 'similar']
+    ['dissimilar', 'epochs', 'epochs_run', 'similar']
 """
 
 from __future__ import annotations
