@@ -410,3 +410,200 @@ def test_cli_list_and_errors(experiment_cli, tmp_path, capsys):
     assert experiment_cli(["experiment", "list", "--json", "-"]) == cli.EXIT_OK
     doc = json.loads(capsys.readouterr().out)
     assert doc["format"] == 1 and [e["name"] for e in doc["experiments"]] == list(EXPERIMENTS)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# protocols: the paper preset of red-green, its data generator, training options, merging and rendering
+# --------------------------------------------------------------------------------------------------------------------
+def test_paper_protocol_is_the_authors_script():
+    from padkit.lab.experiments import PROTOCOLS, experiment_config
+    from padkit.lab.experiments.red_green import PAPER_VARIANTS, PUBLISHED, red_green_config
+
+    cfg = red_green_config("paper")
+    assert (cfg.seeds, cfg.epochs, cfg.batch_size, cfg.n_train, cfg.n_val, cfg.n_test) == (
+        10,
+        50,
+        200,
+        2000,
+        1000,
+        1000,
+    )
+    # the authors' counter (`patience < 8: patience += 1, else stop`) stops at the 9th epoch without improvement
+    assert (cfg.patience, cfg.monitor, cfg.shuffle, cfg.data, cfg.protocol) == (9, "loss", False, "authors", "paper")
+    assert cfg.variants == PAPER_VARIANTS == ("valid", "same-zeros", "same-circular", "full-zeros")
+    assert set(PUBLISHED) == set(PAPER_VARIANTS)
+    assert red_green_config("cpu") == RedGreenConfig() and RedGreenConfig().protocol == "cpu"
+    assert experiment_config("red-green", "paper", seeds=2) == dataclasses.replace(cfg, seeds=2)
+    assert PROTOCOLS["red-green"] == ("cpu", "paper") and PROTOCOLS["position"] == ("cpu",)
+    with pytest.raises(PadkitError, match=r"protocol='paper'.*'position'.*red-green"):
+        experiment_config("position", "paper")
+    with pytest.raises(PadkitError, match="protocol='bogus'"):
+        red_green_config("bogus")
+    with pytest.raises(PadkitError, match="data='bogus'"):
+        RedGreenConfig(data="bogus")
+    with pytest.raises(PadkitError, match="monitor='bogus'"):
+        RedGreenConfig(monitor="bogus")
+    with pytest.raises(PadkitTypeError, match="shuffle=1"):
+        RedGreenConfig(shuffle=1)
+
+
+def _authors_oracle(n: int) -> np.ndarray:
+    """The authors' sampling from their description: legacy RandomState(1988), float bounds as they pass them."""
+    rs = np.random.RandomState(1988)
+    out = np.zeros((n, 3, 32, 32), dtype=np.float32)
+    for i in range(n):
+        nominal = 7 if i % 2 == 0 else 23
+        xa = rs.randint(28 / 2 - 4)
+        ya = rs.randint(-28 / 6, 28 / 6) + nominal
+        xb = rs.randint(xa, 28)
+        yb = rs.randint(-28 / 6, 28 / 6) + nominal
+        while abs(xa - xb) < 5:
+            xb = rs.randint(xa, 28)
+            yb = rs.randint(-28 / 6, 28 / 6) + nominal
+        ca, cb = (0, 1) if i % 2 == 0 else (1, 0)
+        out[i, ca, ya : ya + 4, xa : xa + 4] = 1
+        out[i, cb, yb : yb + 4, xb : xb + 4] = 1
+    return out
+
+
+def test_authors_data_matches_oracle_and_shares_one_sequence():
+    from padkit.lab.experiments.red_green import red_green_authors_data
+
+    x, y = red_green_authors_data(300)
+    assert x.dtype == torch.float32 and y.tolist() == [i % 2 for i in range(300)]
+    np.testing.assert_array_equal(x.numpy(), _authors_oracle(300))
+    x_val, _ = red_green_authors_data(120)
+    assert torch.equal(x_val, x[:120])  # validation / test images are the first training images
+    # each box is 4x4 ones; rows nominal-4..nominal+3, boxes at least 5 columns apart
+    for i in range(300):
+        for c in (0, 1):
+            rows, _ = torch.nonzero(x[i, c], as_tuple=True)
+            assert len(rows) == 16 and float(x[i, c].sum()) == 16
+            top = int(rows.min())
+            assert (3 <= top <= 10) if y[i] == 0 else (19 <= top <= 26)
+    left_red = torch.nonzero(x[0, 0])[:, 1].min() < torch.nonzero(x[0, 1])[:, 1].min()
+    assert bool(left_red)  # class 0: red left of green
+
+
+def test_train_classifier_monitor_loss_patience_and_order():
+    from padkit.lab.experiments.training import mean_loss, train_classifier
+
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    model = torch.nn.Linear(3, 2)
+    ref = torch.nn.functional.cross_entropy(model(x), y).item()
+    assert mean_loss(model, x, y, batch_size=7) == pytest.approx(ref, rel=1e-6)
+    for monitor in ("loss", "accuracy"):  # lr 0: nothing improves after the first epoch -> stop after `patience` more
+        info = train_classifier(
+            torch.nn.Linear(3, 2), x, y, epochs=10, batch_size=8, optimizer=lambda p: torch.optim.SGD(p, lr=0.0),
+            seed=0, x_val=x, y_val=y, patience=2, monitor=monitor, progress=False,
+        )  # fmt: skip
+        assert (info["epochs_run"], info["best_epoch"]) == (3, 1)
+    seen: list[torch.Tensor] = []
+
+    class Spy(torch.nn.Linear):
+        def forward(self, inp: torch.Tensor) -> torch.Tensor:
+            if self.training:
+                seen.append(inp.detach().clone())
+            return super().forward(inp)
+
+    train_classifier(
+        Spy(3, 2), x, y, epochs=2, batch_size=8, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), seed=0,
+        shuffle=False, progress=False,
+    )  # fmt: skip
+    assert torch.equal(torch.cat(seen[:5]), x) and torch.equal(torch.cat(seen[5:]), x)
+    with pytest.raises(PadkitError, match="monitor='bogus'"):
+        train_classifier(model, x, y, epochs=1, batch_size=8, optimizer=torch.optim.SGD, seed=0, monitor="bogus")
+
+
+def test_paper_protocol_tiny_run_records_protocol_and_reference(tmp_path):
+    from padkit.lab.experiments.red_green import PUBLISHED, red_green_config
+
+    cfg = red_green_config("paper", seeds=1, epochs=1, variants=("same-zeros",), n_train=200, n_val=100, n_test=100)
+    res = run_red_green(cfg, progress=False)
+    doc = json.loads(res.to_json())
+    assert doc["protocol"]["name"] == "paper" and "oskyhn/CNNs-Without-Borders" in doc["protocol"]["source"]
+    assert (
+        doc["config"]["data"] == "authors" and doc["config"]["monitor"] == "loss" and doc["config"]["shuffle"] is False
+    )
+    assert doc["reference"] == {"same-zeros": {"similar": PUBLISHED["same-zeros"][0], "dissimilar": 8.4}}
+    assert doc["results"]["same-zeros"]["epochs_run"]["values"] == [1.0]
+    text = render_markdown(res)
+    assert "Beside the published numbers" in text and "| same-zeros | dissimilar |" in text
+    assert "first 100 training images" in text  # the note on the authors' data
+    cpu = results_of(run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=1, variants=("valid",)), progress=False))
+    assert set(cpu["valid"]) == {"similar", "dissimilar", "epochs", "epochs_run"}
+
+
+def test_from_dict_round_trip_and_merge():
+    from padkit.lab.experiments.result import ExperimentResult, merge_results
+
+    a = run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=1, variants=("valid",)), progress=False)
+    b = run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=1, variants=("same-circular",)), progress=False)
+    back = ExperimentResult.from_dict(json.loads(a.to_json()))
+    assert back.to_dict() == a.to_dict()
+    both = merge_results([a, b])
+    assert both.rows == ("valid", "same-circular")
+    assert set(both.config["variants"]) == {"valid", "same-circular"}
+    assert both.cpu_seconds == pytest.approx(a.cpu_seconds + b.cpu_seconds)
+    with pytest.raises(PadkitError, match="disjoint rows"):
+        merge_results([a, a])
+    with pytest.raises(PadkitError, match="epochs"):
+        merge_results([a, dataclasses.replace(b, config={**b.config, "epochs": 5})])
+    a1 = run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=1, seed_start=1, variants=("valid",)), progress=False)
+    seeds01 = merge_results([a, a1])  # the same row over seeds 0 and 1 == one run over 2 seeds
+    two = run_red_green(dataclasses.replace(TINY_RED_GREEN, seeds=2, variants=("valid",)), progress=False)
+    assert results_of(seeds01) == results_of(two)
+    assert (seeds01.config["seeds"], seeds01.config["seed_start"]) == (2, 0)
+    with pytest.raises(PadkitError, match="data="):
+        ExperimentResult.from_dict({"bogus": 1})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spearman_over_modes_and_t_interval_match_scipy(seed):
+    from padkit.lab.experiments.stats import spearman_over_modes, t_interval
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 4, size=7).astype(float)  # ties included
+    b = rng.normal(size=7)
+    assert spearman_over_modes(a, b) == pytest.approx(sstats.spearmanr(a, b).statistic, abs=1e-12)
+    assert math.isnan(spearman_over_modes([1.0, 1.0], [0.0, 2.0]))
+    assert math.isnan(spearman_over_modes([1.0, math.nan], [0.0, 2.0]))
+    lo, hi = t_interval(b)
+    ref = sstats.t.interval(0.95, len(b) - 1, loc=b.mean(), scale=sstats.sem(b))
+    assert (lo, hi) == pytest.approx(ref, abs=1e-12)
+    assert t_interval([2.0]) == (2.0, 2.0)
+
+
+def test_agreement_tiny_zero_padding_ranks_first_on_both_measures():
+    from padkit.lab.experiments.agreement import AgreementConfig, run_agreement
+
+    cfg = AgreementConfig(seeds=1, epochs=1, position_epochs=1, position_modes=("none", "zeros", "reflect"),
+                          red_green_variants=(), n_train=200, n_readout=40, n_test=40, audit_images=16)  # fmt: skip
+    res = run_agreement(cfg, progress=False)
+    rows = res.results
+    assert set(rows) == {f"position {b}/{m}" for b in ("random-init", "trained") for m in cfg.position_modes} | {
+        "agreement/position random-init",
+        "agreement/position trained",
+    }
+    for b in ("random-init", "trained"):
+        best = max(cfg.position_modes, key=lambda m: rows[f"position {b}/{m}"]["measure"].mean)
+        assert best == "zeros"
+        assert max(cfg.position_modes, key=lambda m: rows[f"position {b}/{m}"]["position_r2"].mean) == "zeros"
+        assert -1.0 <= rows[f"agreement/position {b}"]["spearman"].mean <= 1.0
+
+
+def test_cli_paper_protocol_and_variants(experiment_cli, tmp_path, capsys):
+    js = tmp_path / "rg.json"
+    argv = ["experiment", "red-green", "--protocol", "paper", "--seeds", "1", "--epochs", "1", "--variants", "valid"]
+    assert experiment_cli([*argv, "--out", str(tmp_path), "--json", str(js), "--no-progress"]) == cli.EXIT_OK
+    doc = json.loads(js.read_text())
+    assert doc["protocol"]["name"] == "paper" and list(doc["results"]) == ["valid"]
+    assert doc["config"]["epochs"] == 1 and doc["config"]["patience"] == 9
+    capsys.readouterr()
+    assert experiment_cli(["experiment", "position", "--protocol", "paper", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "protocol='paper'" in capsys.readouterr().err
+    assert experiment_cli(["experiment", "modes", "--variants", "valid", "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "--variants='valid'" in capsys.readouterr().err
+    assert experiment_cli(["experiment", "red-green", "--variants", "same-bogus", "--out", str(tmp_path)]) == 2
+    assert "same-bogus" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,11 +13,11 @@ from ._types import int_at_least, parse_layer_modes
 __all__ = ["HELP", "NAMES", "add_arguments", "run"]
 
 #: Experiment names, spelled out so building the parser does not import the experiments (a test keeps it in sync).
-NAMES: tuple[str, ...] = ("red-green", "position", "modes", "normalization", "boundary")
+NAMES: tuple[str, ...] = ("red-green", "position", "modes", "normalization", "boundary", "agreement")
 
 HELP = (
     "reproduce a published padding finding on CPU with offline data: red-green, position, modes, normalization, "
-    "boundary ('list' shows them)"
+    "boundary, agreement ('list' shows them)"
 )
 
 
@@ -30,6 +29,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--epochs", type=int_at_least(1), default=None, help="training epochs (default: the experiment's)"
+    )
+    parser.add_argument(
+        "--seed-start",
+        type=int_at_least(0),
+        default=None,
+        help="red-green: first seed; runs over disjoint seeds join with padkit.lab.experiments.merge_results "
+        "(default 0)",
+    )
+    parser.add_argument(
+        "--protocol",
+        default="cpu",
+        help="settings preset: 'cpu' (the experiment's defaults, minutes on 2 cores) or 'paper' (the published "
+        "protocol, red-green only: the authors' data, 10 seeds, up to 50 epochs; docs/EXPERIMENTS.md) "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help="red-green variants to run, comma-separated (valid, same-zeros, same-reflect, ..., full-zeros) "
+        "(default: the protocol's)",
     )
     parser.add_argument(
         "--modes",
@@ -46,23 +65,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _catalogue() -> list[dict[str, object]]:
     """One entry per experiment: name, default seeds and epochs, and the first line of its docstring."""
-    from ..lab.experiments import EXPERIMENTS
+    from ..lab.experiments import EXPERIMENTS, PROTOCOLS
 
     entries: list[dict[str, object]] = []
     for name, (config_cls, run_fn) in EXPERIMENTS.items():
         cfg = config_cls()
         summary = (run_fn.__doc__ or "").strip().splitlines()[0]
-        entries.append({"name": name, "seeds": cfg.seeds, "epochs": cfg.epochs, "summary": summary})
+        entries.append(
+            {
+                "name": name,
+                "seeds": cfg.seeds,
+                "epochs": cfg.epochs,
+                "protocols": list(PROTOCOLS[name]),
+                "summary": summary,
+            }
+        )
     return entries
 
 
 def _list() -> str:
-    return "\n".join(f"{e['name']:<14} seeds={e['seeds']} epochs={e['epochs']}  {e['summary']}" for e in _catalogue())
+    return "\n".join(
+        f"{e['name']:<14} seeds={e['seeds']} epochs={e['epochs']} protocols={','.join(e['protocols'])}  {e['summary']}"  # type: ignore[arg-type]
+        for e in _catalogue()
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_OK
-    from ..lab.experiments import EXPERIMENTS
+    from ..lab.experiments import EXPERIMENTS, experiment_config
     from ..render.experiments import render_markdown, render_png
 
     if args.name == "list":
@@ -77,13 +107,21 @@ def run(args: argparse.Namespace) -> int:
             print(_list())
         return EXIT_OK
     check_choice(args.name, "NAME", (*EXPERIMENTS, "list"))
-    config_cls, run_fn = EXPERIMENTS[args.name]
-    overrides = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None}
+    run_fn = EXPERIMENTS[args.name][1]
+    overrides: dict[str, object] = {k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None}
     if getattr(args, "modes", None) is not None:
         if args.name != "modes":
             raise bad_value("--modes", args.modes, f"only with NAME='modes' (NAME={args.name!r} compares no modes)")
         overrides["modes"] = parse_layer_modes(args.modes)
-    config = dataclasses.replace(config_cls(), **overrides)
+    if getattr(args, "seed_start", None) is not None:
+        if args.name != "red-green":
+            raise bad_value("--seed-start", args.seed_start, f"only with NAME='red-green' (NAME={args.name!r})")
+        overrides["seed_start"] = args.seed_start
+    if getattr(args, "variants", None) is not None:
+        if args.name != "red-green":
+            raise bad_value("--variants", args.variants, f"only with NAME='red-green' (NAME={args.name!r})")
+        overrides["variants"] = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    config = experiment_config(args.name, getattr(args, "protocol", "cpu"), **overrides)
     result = run_fn(config, progress=not args.no_progress)
     table = render_markdown(result)
     out = Path(args.out)

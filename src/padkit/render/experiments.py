@@ -14,7 +14,15 @@ import numpy as np
 if TYPE_CHECKING:
     from ..lab.experiments.result import ExperimentResult
 
-__all__ = ["metric_headers", "render_markdown", "render_png", "result_cells", "result_rows", "split_row"]
+__all__ = [
+    "metric_headers",
+    "reference_rows",
+    "render_markdown",
+    "render_png",
+    "result_cells",
+    "result_rows",
+    "split_row",
+]
 
 
 def split_row(row: str) -> tuple[str, str]:
@@ -37,6 +45,37 @@ def result_cells(result: ExperimentResult, row: str, metrics: Sequence[str], dig
 def result_rows(result: ExperimentResult, metrics: Sequence[str], digits: int = 1) -> list[list[str]]:
     """One row of cells per result row, led by the full row name (``"group/variant"``)."""
     return [[row, *result_cells(result, row, metrics, digits)] for row in result.rows]
+
+
+def reference_rows(result: ExperimentResult, digits: int = 1) -> list[list[str]]:
+    """Rows ``[row, metric, mean ± std, 95% t interval, published, mean − published]`` for every published value in
+    ``result.reference`` whose row and metric the result has (the interval is Student-t over seeds,
+    :func:`~padkit.lab.experiments.stats.t_interval`; ``n/a`` with fewer than 2 seeds or a NaN)."""
+    from ..lab.experiments.stats import t_interval
+
+    out: list[list[str]] = []
+    for row, cols in result.reference.items():
+        for metric, published in cols.items():
+            st = result.results.get(row, {}).get(metric)
+            if st is None:
+                continue
+            d = result.precision.get(metric, digits)
+            finite = [v for v in st.values if math.isfinite(v)]
+            ok = len(finite) == len(st.values) >= 2
+            lo, hi = t_interval(finite) if ok else (math.nan, math.nan)
+            interval = f"[{lo:.{d}f}, {hi:.{d}f}]" if math.isfinite(lo) else "n/a"
+            diff = st.mean - published
+            out.append(
+                [
+                    row,
+                    metric,
+                    st.format(d),
+                    interval,
+                    f"{published:.{d}f}",
+                    f"{diff:+.{d}f}" if math.isfinite(diff) else "n/a",
+                ]
+            )
+    return out
 
 
 def _groups(result: ExperimentResult) -> dict[str, list[str]]:
@@ -73,6 +112,13 @@ def render_markdown(result: ExperimentResult, digits: int = 1) -> str:
                 f"| {p} | {'*' if c.significant else 'no'} |"
             )
         out.append("")
+    ref = reference_rows(result, digits)
+    if ref:
+        out += [f"Beside the published numbers ({result.reference_source or 'reference'}):", ""]
+        out.append("| variant | metric | here: mean ± std | here: 95% t interval | published | here − published |")
+        out.append("|---|---|---|---|---|---|")
+        out += ["| " + " | ".join(r) + " |" for r in ref]
+        out.append("")
     n_seeds = result.config.get("seeds")
     env = result.env
     out.append(
@@ -89,7 +135,8 @@ def render_markdown(result: ExperimentResult, digits: int = 1) -> str:
 def render_png(result: ExperimentResult, path: str | Path, metrics: Sequence[str] | None = None) -> Path:
     """Grouped bar chart (error bars = std over seeds) of ``metrics`` per row group.
 
-    ``metrics`` defaults to ``result.plot_metrics`` (all metrics when that is empty).
+    ``metrics`` defaults to ``result.plot_metrics`` (all metrics when that is empty); rows that have none of them
+    are not drawn.
     """
     import matplotlib
 
@@ -97,7 +144,11 @@ def render_png(result: ExperimentResult, path: str | Path, metrics: Sequence[str
     import matplotlib.pyplot as plt
 
     metrics = list(metrics or result.plot_metrics or result.metrics)
-    groups = _groups(result)
+    groups = {
+        g: kept
+        for g, rows in _groups(result).items()
+        if (kept := [r for r in rows if any(m in result.results[r] for m in metrics)])
+    }  # rows without any plotted metric (e.g. summary rows) are left out
     fig, axes = plt.subplots(
         len(groups), len(metrics), figsize=(3.6 * len(metrics) + 0.5, 2.8 * len(groups) + 0.4), squeeze=False
     )

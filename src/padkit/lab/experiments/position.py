@@ -35,7 +35,9 @@ __all__ = [
     "POSITION_MODES",
     "PositionConfig",
     "PositionNet",
+    "position_data",
     "position_targets",
+    "readout_scores",
     "run_position",
     "spearman_per_image",
 ]
@@ -178,24 +180,59 @@ class PositionConfig:
             check_choice(m, f"modes[{i}]", POSITION_MODES)
 
 
+def position_data(cfg: PositionConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The photograph crops of one seed, standardised by the training set's channel statistics.
+
+    Returns:
+        ``(x_train, y_train, x_readout, x_test)``: ``cfg.n_train`` labelled crops for training the backbone,
+        ``cfg.n_readout`` crops to fit the readout on and ``cfg.n_test`` crops to score it on.
+    """
+    rng = np.random.default_rng(seed)
+    x_tr, y_tr = photo_patches(cfg.n_train, cfg.size, rng)
+    x_ro, _ = photo_patches(cfg.n_readout, cfg.size, rng)
+    x_te, _ = photo_patches(cfg.n_test, cfg.size, rng)
+    mean = x_tr.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_tr.std(dim=(0, 2, 3), keepdim=True)
+    x_tr, x_ro, x_te = ((x - mean) / std for x in (x_tr, x_ro, x_te))
+    return x_tr, y_tr, x_ro, x_te
+
+
+def readout_scores(net: PositionNet, x_readout: torch.Tensor, x_test: torch.Tensor) -> dict[str, float]:
+    """Fit the position readout on ``net``'s features of ``x_readout`` and score it on ``x_test``.
+
+    Returns:
+        ``{"SPC H", "SPC V", "SPC G", "MAE H", "MAE V", "MAE G"}``: mean per-image Spearman correlation and mean
+        absolute error of each target map (``net`` is left in eval mode).
+    """
+    targets = position_targets(_GRID)
+    inner = targets[:, 1:-1, 1:-1]
+    net.eval()
+    with torch.no_grad():
+        f_ro, f_te = net.features(x_readout), net.features(x_test)
+        scale = f_ro.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        shift = f_ro.mean(dim=(0, 2, 3), keepdim=True)
+        f_ro, f_te = (f_ro - shift) / scale, (f_te - shift) / scale
+    readout = _fit_readout(f_ro, targets)
+    with torch.no_grad():
+        pred = readout(f_te)
+    out: dict[str, float] = {}
+    for ti, t in enumerate(TARGETS):
+        out[f"SPC {t}"] = float(spearman_per_image(pred[:, ti], inner[ti]).mean())
+    for ti, t in enumerate(TARGETS):
+        out[f"MAE {t}"] = float((pred[:, ti] - inner[ti]).abs().mean())
+    return out
+
+
 def run_position(config: PositionConfig | None = None, *, progress: bool = True) -> ExperimentResult:
     """Measure position read-out (SPC, MAE) per padding mode for random-init and briefly trained backbones."""
     cfg = config or PositionConfig()
     start, cpu_start = time.perf_counter(), time.process_time()
-    targets = position_targets(_GRID)
-    inner = targets[:, 1:-1, 1:-1]
     backbones = ("random-init", "trained") if cfg.epochs > 0 else ("random-init",)
     scores: dict[str, dict[str, list[float]]] = {
         f"{b}/{m}": {f"{k} {t}": [] for k in ("SPC", "MAE") for t in TARGETS} for b in backbones for m in cfg.modes
     }
     for seed in range(cfg.seeds):
-        rng = np.random.default_rng(seed)
-        x_tr, y_tr = photo_patches(cfg.n_train, cfg.size, rng)
-        x_ro, _ = photo_patches(cfg.n_readout, cfg.size, rng)
-        x_te, _ = photo_patches(cfg.n_test, cfg.size, rng)
-        mean = x_tr.mean(dim=(0, 2, 3), keepdim=True)
-        std = x_tr.std(dim=(0, 2, 3), keepdim=True)
-        x_tr, x_ro, x_te = ((x - mean) / std for x in (x_tr, x_ro, x_te))
+        x_tr, y_tr, x_ro, x_te = position_data(cfg, seed)
         for mode in cfg.modes:
             torch.manual_seed(seed)
             net = PositionNet(mode)
@@ -212,19 +249,9 @@ def run_position(config: PositionConfig | None = None, *, progress: bool = True)
                         desc=f"position {mode} seed {seed}",
                         progress=progress,
                     )
-                net.eval()
-                with torch.no_grad():
-                    f_ro, f_te = net.features(x_ro), net.features(x_te)
-                    scale = f_ro.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-                    shift = f_ro.mean(dim=(0, 2, 3), keepdim=True)
-                    f_ro, f_te = (f_ro - shift) / scale, (f_te - shift) / scale
-                readout = _fit_readout(f_ro, targets)
-                with torch.no_grad():
-                    pred = readout(f_te)
                 row = scores[f"{backbone}/{mode}"]
-                for ti, t in enumerate(TARGETS):
-                    row[f"SPC {t}"].append(float(spearman_per_image(pred[:, ti], inner[ti]).mean()))
-                    row[f"MAE {t}"].append(float((pred[:, ti] - inner[ti]).abs().mean()))
+                for k, v in readout_scores(net, x_ro, x_te).items():
+                    row[k].append(v)
     metrics = tuple(f"{k} {t}" for k in ("SPC", "MAE") for t in TARGETS)
     return ExperimentResult(
         name="position",

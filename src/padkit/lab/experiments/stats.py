@@ -12,7 +12,7 @@ from ..._errors import PadkitValueError
 from ..._report import jsonable
 from ..._validate import bad_value
 
-__all__ = ["Comparison", "Stat", "compare_paired", "stat"]
+__all__ = ["Comparison", "Stat", "compare_paired", "spearman_over_modes", "stat", "t_interval"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +112,61 @@ def compare_paired(
         sem = std / math.sqrt(n)
         significant = bool(abs(mean) > 2.0 * sem and p < 0.05)
     return Comparison(group, metric, names[0], names[1], mean, std, p, significant)
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean of ``values`` (over seeds); ``(mean, mean)`` for one value or zero
+    spread.
+
+    Example:
+        >>> lo, hi = t_interval([1.0, 2.0, 3.0])
+        >>> round(lo, 3), round(hi, 3)
+        (-0.484, 4.484)
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or len(arr) == 0:
+        raise bad_value("values", tuple(arr.ravel()), "a non-empty 1-D sequence of numbers")
+    if not 0.0 < level < 1.0:
+        raise bad_value("level", level, "a number in (0, 1)")
+    mean = float(arr.mean())
+    if len(arr) < 2:
+        return mean, mean
+    from scipy import stats as sstats
+
+    half = float(sstats.t.ppf(0.5 + level / 2, len(arr) - 1)) * float(arr.std(ddof=1)) / math.sqrt(len(arr))
+    return mean - half, mean + half
+
+
+def _average_ranks(a: np.ndarray) -> np.ndarray:
+    order = np.argsort(a, kind="stable")
+    ranks = np.empty(len(a), dtype=np.float64)
+    sorted_a = a[order]
+    i = 0
+    while i < len(a):
+        j = i
+        while j + 1 < len(a) and sorted_a[j + 1] == sorted_a[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0
+        i = j + 1
+    return ranks
+
+
+def spearman_over_modes(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rank correlation of two measures over the same modes (ties share their mean rank).
+
+    NaN where either measure is constant or has a NaN, or with fewer than 2 modes.
+
+    Example:
+        >>> spearman_over_modes([0.1, 0.5, 0.3], [10.0, 40.0, 35.0])
+        1.0
+    """
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise PadkitValueError(f"a, b: shapes {x.shape} and {y.shape}: expected two 1-D sequences of equal length")
+    if len(x) < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return math.nan
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = math.sqrt(float((rx**2).sum() * (ry**2).sum()))
+    return float((rx * ry).sum() / den) if den > 0 else math.nan

@@ -8,9 +8,12 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from ..._validate import check_int
+from ..._validate import check_choice, check_int
 
-__all__ = ["accuracy", "train_classifier"]
+__all__ = ["MONITORS", "accuracy", "mean_loss", "train_classifier"]
+
+#: What early stopping watches: validation accuracy (higher is better) or validation cross-entropy (lower is better).
+MONITORS: tuple[str, ...] = ("accuracy", "loss")
 
 
 @torch.no_grad()
@@ -27,6 +30,21 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return 100.0 * correct / max(len(x), 1)
 
 
+@torch.no_grad()
+def mean_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Mean cross-entropy of ``model`` on ``(x, y)`` (eval mode; the model's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        total = 0.0
+        for i in range(0, len(x), batch_size):
+            logits = model(x[i : i + batch_size])
+            total += float(nn.functional.cross_entropy(logits, y[i : i + batch_size], reduction="sum"))
+    finally:
+        model.train(was_training)
+    return total / max(len(x), 1)
+
+
 def train_classifier(
     model: nn.Module,
     x: torch.Tensor,
@@ -39,27 +57,36 @@ def train_classifier(
     x_val: torch.Tensor | None = None,
     y_val: torch.Tensor | None = None,
     patience: int | None = None,
+    monitor: str = "accuracy",
+    shuffle: bool = True,
     desc: str = "train",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train with cross-entropy, keeping the weights of the best validation epoch (early stopping by ``patience``).
 
+    ``monitor`` picks what "best" means: the highest validation accuracy or the lowest validation cross-entropy
+    (strict improvement either way). Training stops after ``patience`` consecutive epochs without improvement.
+    ``shuffle=False`` visits the training set in its stored order every epoch (a ``DataLoader`` without shuffling).
+
     Returns:
-        ``{"epochs_run", "best_epoch", "best_val", "seconds"}``; ``model`` holds the best weights on return.
+        ``{"epochs_run", "best_epoch", "best_val", "seconds"}`` (``best_val``: accuracy in % or mean loss, as
+        monitored); ``model`` holds the best weights on return.
     """
     check_int(epochs, "epochs", minimum=1)
+    check_choice(monitor, "monitor", MONITORS)
     from tqdm.auto import tqdm
 
     opt = optimizer(model.parameters())
     gen = torch.Generator().manual_seed(seed)
     loss_fn = nn.CrossEntropyLoss()
-    best_val, best_epoch, best_state = -1.0, 0, None
+    sign = 1.0 if monitor == "accuracy" else -1.0  # score = sign * value; higher score is better
+    best_score, best_val, best_epoch, best_state = -float("inf"), float("nan"), 0, None
     start = time.perf_counter()
     epoch = 0
     bar = tqdm(range(epochs), desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
     for epoch in bar:
         model.train()
-        perm = torch.randperm(len(x), generator=gen)
+        perm = torch.randperm(len(x), generator=gen) if shuffle else torch.arange(len(x))
         for i in range(0, len(x), batch_size):
             idx = perm[i : i + batch_size]
             opt.zero_grad(set_to_none=True)
@@ -67,10 +94,10 @@ def train_classifier(
             loss.backward()
             opt.step()
         if x_val is not None and y_val is not None:
-            val = accuracy(model, x_val, y_val)
-            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val:.1f}")
-            if val > best_val:
-                best_val, best_epoch = val, epoch
+            val = accuracy(model, x_val, y_val) if monitor == "accuracy" else mean_loss(model, x_val, y_val)
+            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val:.4g}")
+            if sign * val > best_score:
+                best_score, best_val, best_epoch = sign * val, val, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif patience is not None and epoch - best_epoch >= patience:
                 break
