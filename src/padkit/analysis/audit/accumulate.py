@@ -189,24 +189,11 @@ def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre & near, centre & ~near
 
 
-def _is_frame(band: Band) -> bool:
-    """Whether a 2-D band is exactly the frame of its side widths (then region sums need only row and column sums)."""
-    mask = band.mask
-    if mask.ndim != 2:
-        return False
-    t, b, left, r = band.widths
-    h, w = mask.shape
-    frame = torch.ones_like(mask)
-    frame[t : h - b, left : w - r] = False
-    return bool(torch.equal(frame, mask))
-
-
 class ImageRows:
     """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass."""
 
     def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
         c = sums.channels
-        self.frame = sums.frame
         self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
         self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
         self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
@@ -215,32 +202,19 @@ class ImageRows:
         self.hist = torch.zeros((n, sums.hist.shape[1]), dtype=torch.int64, device=device)
 
     def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
-        """Sums of ``d (cc, *spatial)`` over each region of :func:`region_masks`: ``(cc, K)``."""
-        if self.frame is None:
-            return d.reshape(d.shape[0], -1) @ self.regions
-        t, b, left, r = self.frame
-        rows, cols = d.sum(2), d.sum(1)  # (cc, H), (cc, W)
-        total = rows.sum(1)
-        top, bottom = rows[:, :t].sum(1), rows[:, rows.shape[1] - b :].sum(1)
-        lside, rside = cols[:, :left].sum(1), cols[:, cols.shape[1] - r :].sum(1)
-        h, w = d.shape[1:]
-        corners = (
-            d[:, :t, :left].sum((1, 2))
-            + d[:, :t, w - r :].sum((1, 2))
-            + d[:, h - b :, :left].sum((1, 2))
-            + d[:, h - b :, w - r :].sum((1, 2))
-        )
-        band = top + bottom + lside + rside - corners
-        return torch.stack([band, total - band, top, bottom, lside, rside], 1)
+        """Sums of ``d (k, cc, *spatial)`` over each region of :func:`region_masks`: ``(k, cc, K)``."""
+        k, cc = d.shape[:2]
+        return (d.reshape(k * cc, -1) @ self.regions).view(k, cc, -1)
 
-    def add_moments(self, i: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
-        """Region sums of ``d = x - shift_c`` and ``d^2`` of image ``i``'s channels ``c0:c1`` (``d``: ``(cc,
-        *spatial)``, squared in place), also added to the batch sums ``s1``, ``s2`` of those channels."""
-        self.mom[i, c0:c1, :, 0] = self._region_sums(d)
-        s1 += d
+    def add_moments(self, i0: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
+        """Region sums of ``d = x - shift_c`` and ``d^2`` of images ``i0:i0+k``, channels ``c0:c1`` (``d``: ``(k,
+        cc, *spatial)``, squared in place), also added to the batch sums ``s1``, ``s2`` of those channels."""
+        k = d.shape[0]
+        self.mom[i0 : i0 + k, c0:c1, :, 0] = self._region_sums(d)
+        s1 += d[0] if k == 1 else d.sum(0)
         d.square_()
-        self.mom[i, c0:c1, :, 1] = self._region_sums(d)
-        s2 += d
+        self.mom[i0 : i0 + k, c0:c1, :, 1] = self._region_sums(d)
+        s2 += d[0] if k == 1 else d.sum(0)
 
     def fill_moments(self, xf: torch.Tensor, shift: torch.Tensor) -> None:
         """All images' region sums at once (``xf``: ``(N, C, *spatial)``, every value finite)."""
@@ -287,7 +261,7 @@ class GroupSums:
         else:
             self.edge_matrix = torch.zeros((math.prod(spatial), 2), dtype=torch.float64)
         self.thickness = acc.band.thickness
-        self.frame = acc.band.widths if _is_frame(acc.band) else None  # (top, bottom, left, right) when a frame
+        self.rank = len(spatial)
         k = regions.shape[0]
         self.images = torch.zeros(groups, dtype=torch.float64, device=dev)
         self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
@@ -305,16 +279,23 @@ class GroupSums:
     def calibrate(self, x: torch.Tensor) -> None:
         """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
         (every process of a distributed audit calibrates on the same batch, so their sums share the shift)."""
-        xd = x.detach().transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
-        finite = torch.isfinite(xd)
-        total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
+        xd = x.detach()
+        dims = (0, *range(2, xd.ndim))
+        total = xd.sum(dims, dtype=torch.float64)  # (C,), accumulated in float64
+        if bool(torch.isfinite(total).all()):  # every value finite: all of them count
+            count = torch.full_like(total, float(xd.numel() // xd.shape[1]))
+        else:
+            xd = xd.transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
+            finite = torch.isfinite(xd)
+            total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
+            count = finite.sum(1).clamp(min=1).to(torch.float64)
         # rounded to the activation precision: the per-image sums subtract the rounded value
-        shift = (total / finite.sum(1).clamp(min=1)).to(x.dtype if x.is_floating_point() else torch.float32)
+        shift = (total / count).to(x.dtype if x.is_floating_point() else torch.float32)
         self.shift = shift.to(device=self.images.device, dtype=torch.float64)
 
-    def rows(self, n: int, device: torch.device, dtype: torch.dtype) -> ImageRows:
-        """Empty per-image rows for a batch of ``n`` images, in the activation's precision."""
-        return ImageRows(self, n, device, dtype)
+    def rows(self, x: torch.Tensor) -> ImageRows:
+        """Empty per-image rows for a batch ``x``, in its precision."""
+        return ImageRows(self, x.shape[0], x.device, x.dtype)
 
     def _group(self, image_index: torch.Tensor) -> torch.Tensor:
         return (image_index.to(self.images.device).long() % self.n_groups).to(self.images.device)
@@ -484,9 +465,14 @@ class LayerAccumulator:
                 self._shift = self.groups.shift.to(xf.dtype).reshape(per_channel).expand(self.shape).contiguous()
             else:
                 self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
-        rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
-        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
-        if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)
+        # with per-group sums the groups' histograms are counted during the pass: non-finite batches are told
+        # apart first (a NaN or +-Inf anywhere makes a sum non-finite)
+        finite = self.groups is None or bool(torch.isfinite(xf.sum()))
+        rows = None if self.groups is None or not finite else self.groups.rows(xf)
+        if finite:
+            s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
+            finite = bool(torch.isfinite(s1.sum()))
+        if finite:  # every value finite
             self._n += xf.shape[0]
             self._s1 += s1.to(device=self.device, dtype=torch.float64)
             self._s2 += s2.to(device=self.device, dtype=torch.float64)
@@ -501,7 +487,7 @@ class LayerAccumulator:
                 image_index = image_index[finite_img.to(image_index.device)]
             if xf.shape[0] == 0:
                 return
-            rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
+            rows = None if self.groups is None else self.groups.rows(xf)
             _, _, energy, counts = self._batch_sums(xf, ws, moments=False, rows=rows)
             if rows is not None:  # the moments' rows of the slow path: per-channel shifted sums of finite images
                 rows.fill_moments(xf, self.groups.shift.to(xf.dtype))  # type: ignore[union-attr]
@@ -545,10 +531,7 @@ class LayerAccumulator:
         bias = -self._hist_lo4.to(dt) * inv
         offsets = self._hist_offsets
         plane = math.prod(xf.shape[2:])
-        if rows is not None:  # per-image sums: one image per chunk
-            step = c if dev.type != "cpu" else max(1, _CHUNK_ELEMENTS // plane)
-            chunks = [(i, i + 1, a, min(a + step, c)) for i in range(n) for a in range(0, c, step)]
-        elif dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
+        if dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
             chunks = [(0, n, 0, c)]
         elif c * plane >= _CHUNK_ELEMENTS:  # chunks of channels within one image
             step = max(1, _CHUNK_ELEMENTS // plane)
@@ -567,8 +550,8 @@ class LayerAccumulator:
             single = i1 - i0 == 1
             if moments and shift is not None:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
-                if rows is not None:  # one image; the shift is per channel, so d's region sums are the rows'
-                    rows.add_moments(i0, c0, c1, d[0], s1[c0:c1], s2[c0:c1])
+                if rows is not None:  # the shift is per channel, so d's region sums are the rows'
+                    rows.add_moments(i0, c0, c1, d, s1[c0:c1], s2[c0:c1])
                 elif single:
                     s1[c0:c1] += d[0]
                     s2[c0:c1].addcmul_(d[0], d[0])
@@ -586,10 +569,13 @@ class LayerAccumulator:
             idx = bidx[:size].view(shape)
             idx.copy_(t)  # truncation = floor for t >= 0
             idx += offsets[c0:c1]
-            chunk_counts = torch.bincount(idx.view(-1), minlength=counts.numel())
-            counts += chunk_counts
-            if rows is not None:
-                rows.hist[i0] += chunk_counts
+            if rows is None:
+                counts += torch.bincount(idx.view(-1), minlength=counts.numel())
+            else:  # per image; the batch's counts are their sum
+                for k in range(i1 - i0):
+                    rows.hist[i0 + k] += torch.bincount(idx[k].view(-1), minlength=counts.numel())
+        if rows is not None:
+            torch.sum(rows.hist, 0, out=counts)
         return s1, s2, energy, counts
 
     def _update_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor | None = None) -> None:
