@@ -190,7 +190,8 @@ def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class ImageRows:
-    """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass."""
+    """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass (the
+    histograms go straight to the images' groups)."""
 
     def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
         c = sums.channels
@@ -199,7 +200,18 @@ class ImageRows:
         self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
         self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
         self._edge_before = torch.zeros((c, 2), dtype=dtype, device=device)
-        self.hist = torch.zeros((n, sums.hist.shape[1]), dtype=torch.int64, device=device)
+        self._group_hist = sums.hist
+        self._groups: list[int] | None = None  # each image's group
+
+    def bind(self, groups: torch.Tensor) -> None:
+        """The groups ``(N,)`` of the batch's images (needed before :meth:`add_hist`)."""
+        self._groups = [int(g) for g in groups.tolist()]
+
+    def add_hist(self, i: int, counts: torch.Tensor) -> None:
+        """Add image ``i``'s histogram counts ``(2 * C * bins,)`` to its group's."""
+        if self._groups is None:
+            raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+        self._group_hist[self._groups[i]] += counts.to(self._group_hist.device)
 
     def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
         """Sums of ``d (k, cc, *spatial)`` over each region of :func:`region_masks`: ``(k, cc, K)``."""
@@ -280,8 +292,8 @@ class GroupSums:
         """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
         (every process of a distributed audit calibrates on the same batch, so their sums share the shift)."""
         xd = x.detach()
-        dims = (0, *range(2, xd.ndim))
-        total = xd.sum(dims, dtype=torch.float64)  # (C,), accumulated in float64
+        # (C,): each plane summed in the activation's precision (pairwise), the planes in float64
+        total = xd.reshape(xd.shape[0], xd.shape[1], -1).sum(-1).sum(0, dtype=torch.float64)
         if bool(torch.isfinite(total).all()):  # every value finite: all of them count
             count = torch.full_like(total, float(xd.numel() // xd.shape[1]))
         else:
@@ -293,9 +305,13 @@ class GroupSums:
         shift = (total / count).to(x.dtype if x.is_floating_point() else torch.float32)
         self.shift = shift.to(device=self.images.device, dtype=torch.float64)
 
-    def rows(self, x: torch.Tensor) -> ImageRows:
-        """Empty per-image rows for a batch ``x``, in its precision."""
-        return ImageRows(self, x.shape[0], x.device, x.dtype)
+    def rows(self, x: torch.Tensor, image_index: torch.Tensor | None) -> ImageRows:
+        """Empty per-image rows for a batch ``x`` (in its precision) of the images ``image_index``; their histograms
+        are counted into the groups' during the pass."""
+        rows = ImageRows(self, x.shape[0], x.device, x.dtype)
+        if image_index is not None:
+            rows.bind(self._group(image_index))
+        return rows
 
     def _group(self, image_index: torch.Tensor) -> torch.Tensor:
         return (image_index.to(self.images.device).long() % self.n_groups).to(self.images.device)
@@ -307,7 +323,6 @@ class GroupSums:
         self.images.index_add_(0, g, torch.ones(g.shape, dtype=torch.float64, device=dev))
         self.moments.index_add_(0, g, rows.mom.to(device=dev, dtype=torch.float64))
         self.edge.index_add_(0, g, rows.edge.to(device=dev, dtype=torch.float64))
-        self.hist.index_add_(0, g, rows.hist.to(device=dev, dtype=torch.int32))
 
     def add_probe(self, xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, image_index: torch.Tensor) -> None:
         """Per-image probe sums (:func:`_probe_blocks`) to the groups of ``image_index``."""
@@ -468,7 +483,7 @@ class LayerAccumulator:
         # with per-group sums the groups' histograms are counted during the pass: non-finite batches are told
         # apart first (a NaN or +-Inf anywhere makes a sum non-finite)
         finite = self.groups is None or bool(torch.isfinite(xf.sum()))
-        rows = None if self.groups is None or not finite else self.groups.rows(xf)
+        rows = None if self.groups is None or not finite else self.groups.rows(xf, image_index)
         if finite:
             s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
             finite = bool(torch.isfinite(s1.sum()))
@@ -487,7 +502,7 @@ class LayerAccumulator:
                 image_index = image_index[finite_img.to(image_index.device)]
             if xf.shape[0] == 0:
                 return
-            rows = None if self.groups is None else self.groups.rows(xf)
+            rows = None if self.groups is None else self.groups.rows(xf, image_index)
             _, _, energy, counts = self._batch_sums(xf, ws, moments=False, rows=rows)
             if rows is not None:  # the moments' rows of the slow path: per-channel shifted sums of finite images
                 rows.fill_moments(xf, self.groups.shift.to(xf.dtype))  # type: ignore[union-attr]
@@ -571,11 +586,11 @@ class LayerAccumulator:
             idx += offsets[c0:c1]
             if rows is None:
                 counts += torch.bincount(idx.view(-1), minlength=counts.numel())
-            else:  # per image; the batch's counts are their sum
+            else:  # per image, counted into the image's group too
                 for k in range(i1 - i0):
-                    rows.hist[i0 + k] += torch.bincount(idx[k].view(-1), minlength=counts.numel())
-        if rows is not None:
-            torch.sum(rows.hist, 0, out=counts)
+                    image_counts = torch.bincount(idx[k].view(-1), minlength=counts.numel())
+                    counts += image_counts
+                    rows.add_hist(i0 + k, image_counts)
         return s1, s2, energy, counts
 
     def _update_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor | None = None) -> None:
