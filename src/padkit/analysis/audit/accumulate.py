@@ -292,8 +292,9 @@ class GroupSums:
         """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
         (every process of a distributed audit calibrates on the same batch, so their sums share the shift)."""
         xd = x.detach()
-        # (C,): each plane summed in the activation's precision (pairwise), the planes in float64
-        total = xd.reshape(xd.shape[0], xd.shape[1], -1).sum(-1).sum(0, dtype=torch.float64)
+        # (C,): each plane summed in float32 or float64 (pairwise), the planes in float64
+        plane_dtype = torch.float64 if xd.dtype == torch.float64 else torch.float32
+        total = xd.reshape(xd.shape[0], xd.shape[1], -1).sum(-1, dtype=plane_dtype).sum(0, dtype=torch.float64)
         if bool(torch.isfinite(total).all()):  # every value finite: all of them count
             count = torch.full_like(total, float(xd.numel() // xd.shape[1]))
         else:
