@@ -189,58 +189,44 @@ def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre & near, centre & ~near
 
 
-def _is_frame(band: Band) -> bool:
-    """Whether a 2-D band is exactly the frame of its side widths (then region sums need only row and column sums)."""
-    mask = band.mask
-    if mask.ndim != 2:
-        return False
-    t, b, left, r = band.widths
-    h, w = mask.shape
-    frame = torch.ones_like(mask)
-    frame[t : h - b, left : w - r] = False
-    return bool(torch.equal(frame, mask))
-
-
 class ImageRows:
-    """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass."""
+    """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass (the
+    histograms go straight to the images' groups)."""
 
     def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
         c = sums.channels
-        self.frame = sums.frame
         self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
         self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
         self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
         self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
         self._edge_before = torch.zeros((c, 2), dtype=dtype, device=device)
-        self.hist = torch.zeros((n, sums.hist.shape[1]), dtype=torch.int64, device=device)
+        self._group_hist = sums.hist
+        self._groups: list[int] | None = None  # each image's group
+
+    def bind(self, groups: torch.Tensor) -> None:
+        """The groups ``(N,)`` of the batch's images (needed before :meth:`add_hist`)."""
+        self._groups = [int(g) for g in groups.tolist()]
+
+    def add_hist(self, i: int, counts: torch.Tensor) -> None:
+        """Add image ``i``'s histogram counts ``(2 * C * bins,)`` to its group's."""
+        if self._groups is None:
+            raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+        self._group_hist[self._groups[i]] += counts.to(self._group_hist.device)
 
     def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
-        """Sums of ``d (cc, *spatial)`` over each region of :func:`region_masks`: ``(cc, K)``."""
-        if self.frame is None:
-            return d.reshape(d.shape[0], -1) @ self.regions
-        t, b, left, r = self.frame
-        rows, cols = d.sum(2), d.sum(1)  # (cc, H), (cc, W)
-        total = rows.sum(1)
-        top, bottom = rows[:, :t].sum(1), rows[:, rows.shape[1] - b :].sum(1)
-        lside, rside = cols[:, :left].sum(1), cols[:, cols.shape[1] - r :].sum(1)
-        h, w = d.shape[1:]
-        corners = (
-            d[:, :t, :left].sum((1, 2))
-            + d[:, :t, w - r :].sum((1, 2))
-            + d[:, h - b :, :left].sum((1, 2))
-            + d[:, h - b :, w - r :].sum((1, 2))
-        )
-        band = top + bottom + lside + rside - corners
-        return torch.stack([band, total - band, top, bottom, lside, rside], 1)
+        """Sums of ``d (k, cc, *spatial)`` over each region of :func:`region_masks`: ``(k, cc, K)``."""
+        k, cc = d.shape[:2]
+        return (d.reshape(k * cc, -1) @ self.regions).view(k, cc, -1)
 
-    def add_moments(self, i: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
-        """Region sums of ``d = x - shift_c`` and ``d^2`` of image ``i``'s channels ``c0:c1`` (``d``: ``(cc,
-        *spatial)``, squared in place), also added to the batch sums ``s1``, ``s2`` of those channels."""
-        self.mom[i, c0:c1, :, 0] = self._region_sums(d)
-        s1 += d
+    def add_moments(self, i0: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
+        """Region sums of ``d = x - shift_c`` and ``d^2`` of images ``i0:i0+k``, channels ``c0:c1`` (``d``: ``(k,
+        cc, *spatial)``, squared in place), also added to the batch sums ``s1``, ``s2`` of those channels."""
+        k = d.shape[0]
+        self.mom[i0 : i0 + k, c0:c1, :, 0] = self._region_sums(d)
+        s1 += d[0] if k == 1 else d.sum(0)
         d.square_()
-        self.mom[i, c0:c1, :, 1] = self._region_sums(d)
-        s2 += d
+        self.mom[i0 : i0 + k, c0:c1, :, 1] = self._region_sums(d)
+        s2 += d[0] if k == 1 else d.sum(0)
 
     def fill_moments(self, xf: torch.Tensor, shift: torch.Tensor) -> None:
         """All images' region sums at once (``xf``: ``(N, C, *spatial)``, every value finite)."""
@@ -287,7 +273,7 @@ class GroupSums:
         else:
             self.edge_matrix = torch.zeros((math.prod(spatial), 2), dtype=torch.float64)
         self.thickness = acc.band.thickness
-        self.frame = acc.band.widths if _is_frame(acc.band) else None  # (top, bottom, left, right) when a frame
+        self.rank = len(spatial)
         k = regions.shape[0]
         self.images = torch.zeros(groups, dtype=torch.float64, device=dev)
         self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
@@ -305,16 +291,28 @@ class GroupSums:
     def calibrate(self, x: torch.Tensor) -> None:
         """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
         (every process of a distributed audit calibrates on the same batch, so their sums share the shift)."""
-        xd = x.detach().transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
-        finite = torch.isfinite(xd)
-        total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
+        xd = x.detach()
+        # (C,): each plane summed in float32 or float64 (pairwise), the planes in float64
+        plane_dtype = torch.float64 if xd.dtype == torch.float64 else torch.float32
+        total = xd.reshape(xd.shape[0], xd.shape[1], -1).sum(-1, dtype=plane_dtype).sum(0, dtype=torch.float64)
+        if bool(torch.isfinite(total).all()):  # every value finite: all of them count
+            count = torch.full_like(total, float(xd.numel() // xd.shape[1]))
+        else:
+            xd = xd.transpose(0, 1).reshape(x.shape[1], -1).to(torch.float64)
+            finite = torch.isfinite(xd)
+            total = torch.where(finite, xd, torch.zeros_like(xd)).sum(1)
+            count = finite.sum(1).clamp(min=1).to(torch.float64)
         # rounded to the activation precision: the per-image sums subtract the rounded value
-        shift = (total / finite.sum(1).clamp(min=1)).to(x.dtype if x.is_floating_point() else torch.float32)
+        shift = (total / count).to(x.dtype if x.is_floating_point() else torch.float32)
         self.shift = shift.to(device=self.images.device, dtype=torch.float64)
 
-    def rows(self, n: int, device: torch.device, dtype: torch.dtype) -> ImageRows:
-        """Empty per-image rows for a batch of ``n`` images, in the activation's precision."""
-        return ImageRows(self, n, device, dtype)
+    def rows(self, x: torch.Tensor, image_index: torch.Tensor | None) -> ImageRows:
+        """Empty per-image rows for a batch ``x`` (in its precision) of the images ``image_index``; their histograms
+        are counted into the groups' during the pass."""
+        rows = ImageRows(self, x.shape[0], x.device, x.dtype)
+        if image_index is not None:
+            rows.bind(self._group(image_index))
+        return rows
 
     def _group(self, image_index: torch.Tensor) -> torch.Tensor:
         return (image_index.to(self.images.device).long() % self.n_groups).to(self.images.device)
@@ -326,7 +324,6 @@ class GroupSums:
         self.images.index_add_(0, g, torch.ones(g.shape, dtype=torch.float64, device=dev))
         self.moments.index_add_(0, g, rows.mom.to(device=dev, dtype=torch.float64))
         self.edge.index_add_(0, g, rows.edge.to(device=dev, dtype=torch.float64))
-        self.hist.index_add_(0, g, rows.hist.to(device=dev, dtype=torch.int32))
 
     def add_probe(self, xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, image_index: torch.Tensor) -> None:
         """Per-image probe sums (:func:`_probe_blocks`) to the groups of ``image_index``."""
@@ -484,9 +481,14 @@ class LayerAccumulator:
                 self._shift = self.groups.shift.to(xf.dtype).reshape(per_channel).expand(self.shape).contiguous()
             else:
                 self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
-        rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
-        s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
-        if bool(torch.isfinite(s1.sum())):  # every value finite (a NaN or +-Inf anywhere makes this sum non-finite)
+        # with per-group sums the groups' histograms are counted during the pass: non-finite batches are told
+        # apart first (a NaN or +-Inf anywhere makes a sum non-finite)
+        finite = self.groups is None or bool(torch.isfinite(xf.sum()))
+        rows = None if self.groups is None or not finite else self.groups.rows(xf, image_index)
+        if finite:
+            s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
+            finite = bool(torch.isfinite(s1.sum()))
+        if finite:  # every value finite
             self._n += xf.shape[0]
             self._s1 += s1.to(device=self.device, dtype=torch.float64)
             self._s2 += s2.to(device=self.device, dtype=torch.float64)
@@ -501,7 +503,7 @@ class LayerAccumulator:
                 image_index = image_index[finite_img.to(image_index.device)]
             if xf.shape[0] == 0:
                 return
-            rows = None if self.groups is None else self.groups.rows(xf.shape[0], xf.device, xf.dtype)
+            rows = None if self.groups is None else self.groups.rows(xf, image_index)
             _, _, energy, counts = self._batch_sums(xf, ws, moments=False, rows=rows)
             if rows is not None:  # the moments' rows of the slow path: per-channel shifted sums of finite images
                 rows.fill_moments(xf, self.groups.shift.to(xf.dtype))  # type: ignore[union-attr]
@@ -545,10 +547,7 @@ class LayerAccumulator:
         bias = -self._hist_lo4.to(dt) * inv
         offsets = self._hist_offsets
         plane = math.prod(xf.shape[2:])
-        if rows is not None:  # per-image sums: one image per chunk
-            step = c if dev.type != "cpu" else max(1, _CHUNK_ELEMENTS // plane)
-            chunks = [(i, i + 1, a, min(a + step, c)) for i in range(n) for a in range(0, c, step)]
-        elif dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
+        if dev.type != "cpu":  # accelerators: whole batches (few large kernels beat cache-sized chunks)
             chunks = [(0, n, 0, c)]
         elif c * plane >= _CHUNK_ELEMENTS:  # chunks of channels within one image
             step = max(1, _CHUNK_ELEMENTS // plane)
@@ -567,8 +566,8 @@ class LayerAccumulator:
             single = i1 - i0 == 1
             if moments and shift is not None:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
-                if rows is not None:  # one image; the shift is per channel, so d's region sums are the rows'
-                    rows.add_moments(i0, c0, c1, d[0], s1[c0:c1], s2[c0:c1])
+                if rows is not None:  # the shift is per channel, so d's region sums are the rows'
+                    rows.add_moments(i0, c0, c1, d, s1[c0:c1], s2[c0:c1])
                 elif single:
                     s1[c0:c1] += d[0]
                     s2[c0:c1].addcmul_(d[0], d[0])
@@ -586,10 +585,13 @@ class LayerAccumulator:
             idx = bidx[:size].view(shape)
             idx.copy_(t)  # truncation = floor for t >= 0
             idx += offsets[c0:c1]
-            chunk_counts = torch.bincount(idx.view(-1), minlength=counts.numel())
-            counts += chunk_counts
-            if rows is not None:
-                rows.hist[i0] += chunk_counts
+            if rows is None:
+                counts += torch.bincount(idx.view(-1), minlength=counts.numel())
+            else:  # per image, counted into the image's group too
+                for k in range(i1 - i0):
+                    image_counts = torch.bincount(idx[k].view(-1), minlength=counts.numel())
+                    counts += image_counts
+                    rows.add_hist(i0 + k, image_counts)
         return s1, s2, energy, counts
 
     def _update_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor | None = None) -> None:

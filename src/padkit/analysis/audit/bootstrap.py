@@ -62,8 +62,8 @@ LAYER_INTERVALS: tuple[str, ...] = (
 POSITIVE = frozenset(LAYER_INTERVALS) - {"position_r2"}
 #: The largest value of a figure, where its interval is clipped.
 AT_MOST = {"position_r2": 1.0}
-#: Replicates of the Wasserstein distance are formed this many at a time (each holds a layer's histograms).
-_HIST_CHUNK = 50
+#: Replicates of the Wasserstein distance are formed in blocks of about this many histogram bins.
+_HIST_BLOCK = 1 << 21
 
 
 def bootstrap_weights(images: torch.Tensor, replicates: int, seed: int) -> torch.Tensor:
@@ -147,11 +147,13 @@ def probe_r2_batch(xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, *, alph
     safe_n = n.clamp(min=1.0)
     mx = a[:, :-1, -1] / safe_n[:, None]
     my = b[:, -1] / safe_n[:, None]
-    sxx = a[:, :-1, :-1] - safe_n[:, None, None] * mx[:, :, None] * mx[:, None, :]
-    sxy = b[:, :-1] - safe_n[:, None, None] * mx[:, :, None] * my[:, None, :]
-    lam = (alpha * torch.diagonal(sxx, dim1=1, dim2=2).sum(1) / max(p, 1)).clamp(min=1e-12)
-    eye = torch.eye(p, dtype=sxx.dtype, device=sxx.device)
-    w = torch.linalg.solve(sxx + lam[:, None, None] * eye, sxy)  # (R, P, 2)
+    nmx = (safe_n[:, None] * mx)[:, :, None]  # (R, P, 1)
+    sxx = torch.baddbmm(a[:, :-1, :-1], nmx, mx[:, None, :], alpha=-1.0)  # a - n mx mx^T
+    sxy = torch.baddbmm(b[:, :-1], nmx, my[:, None, :], alpha=-1.0)
+    diagonal = torch.diagonal(sxx, dim1=1, dim2=2)
+    lam = (alpha * diagonal.sum(1) / max(p, 1)).clamp(min=1e-12)
+    diagonal.add_(lam[:, None])  # sxx + lam I
+    w = torch.linalg.solve(sxx, sxy)  # (R, P, 2)
     b0 = my - (mx[:, None, :] @ w)[:, 0]
     wt = torch.cat([w, b0[:, None]], 1)  # (R, P+1, 2)
     at, bt, yt = xx[:, 1], xy[:, 1], yy[:, 1]
@@ -209,20 +211,28 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     out["var_ratio"] = _masked_mean(log_vr, vr_ok).exp()
 
     # Wasserstein-1 from the weighted cumulative histograms (cumulation is linear: done once per group), in
-    # float32, a few replicates at a time
+    # float32, a block of replicates at a time
     c, bins = acc.shape[0], acc.bins
-    cum = gs.hist.view(gs.n_groups, 2, c, bins).cumsum(-1).to(torch.float32).reshape(gs.n_groups, -1)
+    cum = gs.hist.view(gs.n_groups, 2, c, bins).to(torch.float32).cumsum(-1)  # exact below 2**24 values a bin
+    cum_b, cum_i = cum[:, 0].reshape(gs.n_groups, -1), cum[:, 1].reshape(gs.n_groups, -1)
     scale = (acc.hist_width.to(device=dev, dtype=torch.float64) / var_a.sqrt().clamp(min=1e-300)).to(torch.float32)
     w32 = w.to(torch.float32)
-    w1_all = []
-    for r0 in range(0, reps, _HIST_CHUNK):
-        h = (w32[r0 : r0 + _HIST_CHUNK] @ cum).view(-1, 2, c, bins)
-        totals = h[..., -1:]  # (r, 2, C, 1)
-        h.div_(totals.clamp(min=1))
-        gap = (h[:, 0] - h[:, 1]).abs_().sum(-1)  # (r, C)
-        ok = valid[r0 : r0 + _HIST_CHUNK] & (totals[:, 0, :, 0] > 0) & (totals[:, 1, :, 0] > 0)
-        w1_all.append(_masked_mean((gap * scale[r0 : r0 + _HIST_CHUNK]).double(), ok))
-    out["wasserstein"] = torch.cat(w1_all) if w1_all else nan
+    step = max(1, min(reps, _HIST_BLOCK // (c * bins)))
+    gap = torch.empty((reps, c), dtype=torch.float32, device=dev)
+    h_b = torch.empty((step, c * bins), dtype=torch.float32, device=dev)
+    h_i = torch.empty_like(h_b)
+    for r0 in range(0, reps, step):
+        r1 = min(r0 + step, reps)
+        hb = torch.mm(w32[r0:r1], cum_b, out=h_b[: r1 - r0]).view(-1, c, bins)
+        hi = torch.mm(w32[r0:r1], cum_i, out=h_i[: r1 - r0]).view(-1, c, bins)
+        inv_b = 1.0 / hb[..., -1:].clamp(min=1)  # (r, C, 1): the totals are the last cumulative bins
+        neg_inv_i = -1.0 / hi[..., -1:].clamp(min=1)
+        hb.mul_(inv_b).addcmul_(hi, neg_inv_i)
+        torch.sum(hb.abs_(), -1, out=gap[r0:r1])
+    totals = w @ gs.hist.view(gs.n_groups, 2, c, bins).sum(-1).reshape(gs.n_groups, -1).to(torch.float64)
+    totals = totals.view(reps, 2, c)
+    ok = valid & (totals[:, 0] > 0) & (totals[:, 1] > 0)
+    out["wasserstein"] = _masked_mean((gap * scale).double(), ok) if reps else nan
 
     # false edges: energy summed over the centres that see the band / those that do not, per channel variance
     if acc.planar:

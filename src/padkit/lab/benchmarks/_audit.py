@@ -12,7 +12,8 @@ __all__ = ["build_audit_variants"]
 
 
 def build_audit_variants(params: dict[str, Any], device: torch.device) -> dict[str, Step]:
-    """Variants ``audit`` (defaults: probe and equivariance on), ``audit (stats only)`` (both off), ``inference``.
+    """Variants ``audit`` (defaults: probe, equivariance and the bootstrap on), ``audit (no bootstrap)``
+    (``bootstrap=0``), ``audit (stats only)`` (probe, equivariance and bootstrap off), ``inference``.
 
     ``params``: ``arch`` (torchvision name), ``n`` (batch size), ``size`` (image side), ``batches``. The images are a
     fixed random ``(batches * n, 3, size, size)`` CPU tensor; every variant moves each batch to ``device``.
@@ -37,6 +38,7 @@ def build_audit_variants(params: dict[str, Any], device: torch.device) -> dict[s
 
     return {
         "audit": run_audit(),
-        "audit (stats only)": run_audit(probe_images=0, equivariance_images=0),
+        "audit (no bootstrap)": run_audit(bootstrap=0),
+        "audit (stats only)": run_audit(probe_images=0, equivariance_images=0, bootstrap=0),
         "inference": inference,
     }

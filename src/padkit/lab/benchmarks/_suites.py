@@ -491,8 +491,9 @@ def plan_cases(quick: bool) -> list[CaseSpec]:
 
 # --------------------------------------------------------------------------------------------------------- audit
 def audit_cases(quick: bool) -> list[CaseSpec]:
-    """``padkit audit`` over a stream of batches vs plain inference of the same model on the same batches."""
-    arch, n, size, batches = ("resnet18", 2, 64, 2) if quick else ("resnet18", 8, 224, 2)
+    """``padkit audit`` over a stream of batches vs plain inference of the same model on the same batches, with and
+    without the bootstrap (``audit / audit (no bootstrap)``: 1 + the bootstrap's share of an audit's time)."""
+    arch, n, size, batches = ("resnet18", 2, 64, 2) if quick else ("resnet18", 16, 224, 4)
     return [
         CaseSpec(
             suite="audit",
@@ -501,7 +502,9 @@ def audit_cases(quick: bool) -> list[CaseSpec]:
             params={"arch": arch, "n": n, "size": size, "batches": batches},
             ratios=(
                 RatioSpec("audit / inference", "audit", "inference", time_target=1.25),
+                RatioSpec("audit (no bootstrap) / inference", "audit (no bootstrap)", "inference", time_target=1.25),
                 RatioSpec("audit (stats only) / inference", "audit (stats only)", "inference"),
+                RatioSpec("audit / audit (no bootstrap)", "audit", "audit (no bootstrap)", time_target=1.10),
             ),
             memory=("audit", "inference"),
             repeats=2,
