@@ -151,22 +151,29 @@ def _copy_pad_forward(x: torch.Tensor, widths: Widths, mode: Modes) -> torch.Ten
     return out
 
 
+def fold_dim(g: torch.Tensor, acc: torch.Tensor, d: int, before: int, after: int, mode: str) -> None:
+    """Add the border gradient of ``g`` along dim ``d`` onto ``acc`` (the centre of that dim), in place: the adjoint
+    of one dim's copy-mode padding. ``mode`` is one copy mode (``"constant"`` adds nothing)."""
+    if mode == "constant":
+        return
+    for out_start, length, src, step in _runs(acc.shape[d], before, after, mode):
+        piece = g.narrow(d, out_start, length)
+        if step == 0:
+            acc.narrow(d, src, 1).add_(piece.sum(d, keepdim=True))
+        elif step == 1:
+            acc.narrow(d, src, length).add_(piece)
+        else:
+            acc.narrow(d, src, length).add_(piece.flip(d))
+
+
 def _copy_pad_fold(g: torch.Tensor, widths: Widths, mode: Modes, in_shape: Sequence[int]) -> torch.Tensor:
     """Adjoint of :func:`_copy_pad_forward`: add every border gradient back onto the input position it copies."""
     for d in range(len(widths) - 1, -1, -1):
         b, a = widths[d]
         if not (b or a):
             continue
-        size = in_shape[d]
-        acc = g.narrow(d, b, size).clone()
-        for out_start, length, src, step in _runs(size, b, a, _mode_at(mode, d)):
-            piece = g.narrow(d, out_start, length)
-            if step == 0:
-                acc.narrow(d, src, 1).add_(piece.sum(d, keepdim=True))
-            elif step == 1:
-                acc.narrow(d, src, length).add_(piece)
-            else:
-                acc.narrow(d, src, length).add_(piece.flip(d))
+        acc = g.narrow(d, b, in_shape[d]).clone()
+        fold_dim(g, acc, d, b, a, _mode_at(mode, d))
         g = acc
     return g
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._pad._copy import _mode_at, _runs
+from .._pad._copy import _mode_at, fold_dim
 from ..geometry import Pairs
 from ..modes import COPY_MODES
 from ._border import _autocast_dtype
@@ -108,18 +108,8 @@ def fold_in_place(g: Tensor, widths: Sequence[tuple[int, int]], mode: str | tupl
         b, a = widths[d]
         if not (b or a):
             continue
-        size = g.shape[d] - b - a
-        inner = g.narrow(d, b, size)
-        m = _mode_at(mode, d)
-        if m != "constant":
-            for out_start, length, src, step in _runs(size, b, a, m):
-                piece = g.narrow(d, out_start, length)
-                if step == 0:
-                    inner.narrow(d, src, 1).add_(piece.sum(d, keepdim=True))
-                elif step == 1:
-                    inner.narrow(d, src, length).add_(piece)
-                else:
-                    inner.narrow(d, src, length).add_(piece.flip(d))
+        inner = g.narrow(d, b, g.shape[d] - b - a)
+        fold_dim(g, inner, d, b, a, _mode_at(mode, d))
         g = inner
     return g
 
