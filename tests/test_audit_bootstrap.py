@@ -238,3 +238,41 @@ def test_one_image_has_no_intervals():
     rep = audit(_net(), torch.rand(1, 2, 16, 16), progress=False)
     assert rep.bootstrap == {} and rep.results[0].summary.ci == {}
     assert any("no intervals" in w for w in rep.warnings)
+
+
+# chunks within an image (per-image counts); one chunk of all images (counts scattered); chunks within an image
+# with fewer values than bins (counts scattered)
+@pytest.mark.parametrize("channels, side", [(48, 128), (512, 7), (21000, 5)])
+def test_a_nonfinite_chunk_leaves_its_batch_out_of_the_groups(channels, side):
+    """A NaN in a late chunk of a batch: the counts its earlier chunks put in the groups are taken out again, and
+    the batch's finite images count exactly as a batch without the bad image would."""
+    from padkit.analysis.audit import accumulate
+
+    torch.manual_seed(0)
+    x = torch.randn(4, channels, side, side)
+    band = accumulate.fixed_band(side, side, 2)
+    lo, width = accumulate.histogram_range(x, 16)
+
+    def fed(batch, index):
+        acc = accumulate.LayerAccumulator(
+            (channels, side, side),
+            accumulate.Band(band, "fixed", (2,) * 4),
+            lo,
+            width,
+            16,
+            torch.randn(channels, 4),  # the probe's projection (its Gram matrices stay small)
+            torch.device("cpu"),
+            groups=4,
+        )
+        acc.update(x[:1], image_index=torch.tensor([0]))  # calibration: the shift of every later sum
+        acc.update(batch, image_index=index)
+        return acc
+
+    bad = x.clone()
+    bad[3, -1, -1, -1] = float("nan")  # the last chunk of the batch
+    got, want = fed(bad, torch.arange(4)), fed(x[:3], torch.arange(3))
+    assert torch.equal(got.groups.hist, want.groups.hist)
+    assert torch.equal(got.hist_band, want.hist_band) and torch.equal(got.hist_interior, want.hist_interior)
+    np.testing.assert_allclose(got.groups.moments.numpy(), want.groups.moments.numpy(), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(got.groups.edge.numpy(), want.groups.edge.numpy(), rtol=1e-5)
+    assert got.groups.images.tolist() == [2.0, 1.0, 1.0, 0.0]

@@ -189,29 +189,32 @@ def edge_masks(band: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return centre & near, centre & ~near
 
 
+class _NonFinite(Exception):
+    """A batch holds a NaN or an infinity: its fast pass was abandoned (and its group histogram counts undone)."""
+
+
 class ImageRows:
     """One batch's per-image sums for the bootstrap (see :class:`GroupSums`), filled during the statistics pass (the
-    histograms go straight to the images' groups)."""
+    histograms are scattered straight into the images' groups)."""
 
-    def __init__(self, sums: GroupSums, n: int, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, sums: GroupSums, groups: torch.Tensor, device: torch.device, dtype: torch.dtype) -> None:
         c = sums.channels
+        n = groups.shape[0]
         self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
         self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
         self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
         self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
         self._edge_before = torch.zeros((c, 2), dtype=dtype, device=device)
-        self._group_hist = sums.hist
-        self._groups: list[int] | None = None  # each image's group
+        self.group_hist = sums.hist  # (G, 2 * C * bins), where this batch's counts go
+        self.groups = groups.tolist()
+        # each image's offset into the flattened group histograms
+        offsets = groups.to(device=device, dtype=torch.int64) * sums.hist.shape[1]
+        self.hist_offsets = offsets.reshape(n, *[1] * (len(sums.shape) + 1))
 
-    def bind(self, groups: torch.Tensor) -> None:
-        """The groups ``(N,)`` of the batch's images (needed before :meth:`add_hist`)."""
-        self._groups = [int(g) for g in groups.tolist()]
-
-    def add_hist(self, i: int, counts: torch.Tensor) -> None:
-        """Add image ``i``'s histogram counts ``(2 * C * bins,)`` to its group's."""
-        if self._groups is None:
-            raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
-        self._group_hist[self._groups[i]] += counts.to(self._group_hist.device)
+    def finite(self, i0: int, i1: int, c0: int, c1: int) -> bool:
+        """Whether the region sums of images ``i0:i1``, channels ``c0:c1`` are finite (a NaN or an infinity in
+        the chunk makes the sum of squares non-finite)."""
+        return bool(torch.isfinite(self.mom[i0:i1, c0:c1, :2, 1].sum()))
 
     def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
         """Sums of ``d (k, cc, *spatial)`` over each region of :func:`region_masks`: ``(k, cc, K)``."""
@@ -242,6 +245,21 @@ class ImageRows:
         self.edge[i, c0:c1] = after - self._edge_before[c0:c1]
         self._edge_before[c0:c1] = after
 
+    def add_hist(self, i0: int, i1: int, idx: torch.Tensor, sign: int = 1) -> None:
+        """Count the histogram indices ``idx (k, cc, *spatial)`` (within one image's ``2 * C * bins``) of images
+        ``i0:i1`` into their groups' histograms (``sign=-1`` takes them out again): one ``bincount`` an image where
+        an image has at least as many values as bins, else one scatter of the chunk."""
+        k = i1 - i0
+        if idx[0].numel() >= self.group_hist.shape[1]:
+            for i in range(k):
+                counts = torch.bincount(idx[i].view(-1), minlength=self.group_hist.shape[1])
+                self.group_hist[self.groups[i0 + i]] += counts if sign > 0 else -counts
+        else:
+            flat = self.group_hist.view(-1)
+            at = torch.add(idx, self.hist_offsets[i0:i1])  # int64
+            ones = torch.full((1,), sign, dtype=flat.dtype, device=idx.device).expand(at.numel())
+            flat.scatter_add_(0, at.view(-1), ones)
+
 
 class GroupSums:
     """Per-group sufficient statistics of one layer for the bootstrap over images (float64; histograms int32).
@@ -263,6 +281,7 @@ class GroupSums:
         dev = acc.device
         self.n_groups = groups
         self.channels = c
+        self.shape = tuple(spatial)
         self.shift: torch.Tensor | None = None
         regions = region_masks(acc.band)
         self.region_sizes = regions.reshape(regions.shape[0], -1).sum(1).to(torch.float64).to(dev)  # (K,)
@@ -279,7 +298,7 @@ class GroupSums:
         self.moments = torch.zeros((groups, c, k, 2), dtype=torch.float64, device=dev)
         self.edge = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
         # int32 counts: a group's count in one bin stays below 2**31 for any realistic stream
-        self.hist = torch.zeros((groups, acc.hist_band.numel() * 2), dtype=torch.int32, device=dev)
+        self.hist = torch.zeros((groups, acc._hist.numel()), dtype=torch.int32, device=dev)
         self.equiv = torch.zeros((groups, c, 2), dtype=torch.float64, device=dev)
         self.equiv_n = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
         p = acc.probe_dim
@@ -309,10 +328,9 @@ class GroupSums:
     def rows(self, x: torch.Tensor, image_index: torch.Tensor | None) -> ImageRows:
         """Empty per-image rows for a batch ``x`` (in its precision) of the images ``image_index``; their histograms
         are counted into the groups' during the pass."""
-        rows = ImageRows(self, x.shape[0], x.device, x.dtype)
-        if image_index is not None:
-            rows.bind(self._group(image_index))
-        return rows
+        if image_index is None:
+            raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
+        return ImageRows(self, self._group(image_index), x.device, x.dtype)
 
     def _group(self, image_index: torch.Tensor) -> torch.Tensor:
         return (image_index.to(self.images.device).long() % self.n_groups).to(self.images.device)
@@ -404,8 +422,8 @@ class LayerAccumulator:
         self.bins = bins
         self.hist_lo = hist_lo.to(device=device, dtype=torch.float32)
         self.hist_width = hist_width.to(device=device, dtype=torch.float32)
-        self.hist_band = torch.zeros(c * bins, dtype=torch.int64, device=device)
-        self.hist_interior = torch.zeros(c * bins, dtype=torch.int64, device=device)
+        # histogram counts (int64, band then interior); with per-group sums the groups' hold them
+        self._hist = torch.zeros(2 * c * bins, dtype=torch.int64, device=device)
         self._band_dev = band.mask.to(device)
         per_channel = (c, *[1] * len(spatial))
         self._hist_lo4 = self.hist_lo.reshape(per_channel)
@@ -432,6 +450,21 @@ class LayerAccumulator:
         self.groups = GroupSums(self, groups) if groups > 0 else None
 
     # ------------------------------------------------------------------ stream
+    def _counts(self) -> torch.Tensor:
+        if self.groups is not None:
+            return self.groups.hist.sum(0, dtype=torch.int64)
+        return self._hist
+
+    @property
+    def hist_band(self) -> torch.Tensor:
+        """Band histogram counts ``(C * bins,)`` (int64) of every image seen so far."""
+        return self._counts()[: self._hist.numel() // 2]
+
+    @property
+    def hist_interior(self) -> torch.Tensor:
+        """Interior histogram counts ``(C * bins,)`` (int64) of every image seen so far."""
+        return self._counts()[self._hist.numel() // 2 :]
+
     @property
     def moments(self) -> RunningMoments:
         """Per-position moments of every value seen so far (pending shifted sums are merged in first)."""
@@ -481,13 +514,13 @@ class LayerAccumulator:
                 self._shift = self.groups.shift.to(xf.dtype).reshape(per_channel).expand(self.shape).contiguous()
             else:
                 self._shift = torch.nan_to_num(xf.sum(0).div_(xf.shape[0]), nan=0.0, posinf=0.0, neginf=0.0)
-        # with per-group sums the groups' histograms are counted during the pass: non-finite batches are told
-        # apart first (a NaN or +-Inf anywhere makes a sum non-finite)
-        finite = self.groups is None or bool(torch.isfinite(xf.sum()))
-        rows = None if self.groups is None or not finite else self.groups.rows(xf, image_index)
-        if finite:
+        # one pass; a batch holding a NaN or an infinity takes the exact slow path instead
+        rows = None if self.groups is None else self.groups.rows(xf, image_index)
+        try:
             s1, s2, energy, counts = self._batch_sums(xf, ws, moments=True, rows=rows)
-            finite = bool(torch.isfinite(s1.sum()))
+            finite = rows is not None or bool(torch.isfinite(s1.sum()))
+        except _NonFinite:
+            finite = False
         if finite:  # every value finite
             self._n += xf.shape[0]
             self._s1 += s1.to(device=self.device, dtype=torch.float64)
@@ -512,19 +545,16 @@ class LayerAccumulator:
                 energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
             )
             self.edge_images += xf.shape[0]
-        total = self.hist_band.numel()
-        self.hist_band += counts[:total].to(self.device)
-        self.hist_interior += counts[total:].to(self.device)
-        if self.groups is not None and rows is not None:
-            if image_index is None:
-                raise PadkitValueError("image_index: expected the images' global indices (per-group sums are kept)")
-            self.groups.add_rows(rows, image_index)
+        if rows is None:
+            self._hist += counts.to(self.device)
+        else:
+            self.groups.add_rows(rows, image_index)  # type: ignore[union-attr,arg-type]
         if self.planar and probe_split is not None and bool((probe_split > 0).any()):
             self._update_probe(xf, probe_split.to(xf.device), image_index)
 
     def _batch_sums(
         self, xf: torch.Tensor, ws: Workspace, *, moments: bool, rows: ImageRows | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """One pass over a contiguous batch ``(N, C, *spatial)`` in chunks of whole planes (maps of one channel).
 
         Returns, summed over the batch in the activation's precision: ``sum (x - shift)`` and ``sum (x - shift)^2``
@@ -532,15 +562,17 @@ class LayerAccumulator:
         garbage on the outer ring, which has no value) and the histogram counts ``(2 * C * bins,)`` (band, then
         interior).
 
-        ``rows``: when given, the per-image sums of the bootstrap are filled in the same pass (chunks then never
-        span two images).
+        ``rows``: when given, the per-image sums of the bootstrap are filled in the same pass, and the histogram
+        counts go straight to the images' groups (the counts returned are then ``None``). A chunk whose region sums
+        are not finite stops the pass: the counts already scattered are taken out again and :class:`_NonFinite` is
+        raised.
         """
         n, c = xf.shape[:2]
         dt, dev = xf.dtype, xf.device
         s1 = ws.get(3, self.shape, dt, dev).zero_()
         s2 = ws.get(4, self.shape, dt, dev).zero_()
         energy = ws.get(5, self.shape if self.planar else (1,), dt, dev).zero_()
-        counts = torch.zeros(2 * self.hist_band.numel(), dtype=torch.int64, device=dev)
+        counts = None if rows is not None else torch.zeros(self._hist.numel(), dtype=torch.int64, device=dev)
         shift = self._shift
         # histogram bin position (x - lo) / width as one fused x * inv + (-lo * inv)
         inv = self._hist_inv4.to(dt)
@@ -559,7 +591,16 @@ class LayerAccumulator:
         b0 = ws.get(0, (most,), dt, dev)
         b1 = ws.get(1, (most,), dt, dev)
         bidx = ws.get(6, (most,), offsets.dtype, dev)
-        for i0, i1, c0, c1 in chunks:
+
+        def hist_index(i0: int, i1: int, c0: int, c1: int, xc: torch.Tensor) -> torch.Tensor:
+            """Bin index + channel offset + (bins * C) for interior positions."""
+            size = xc.numel()
+            t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(xc.shape)).clamp_(0, self.bins - 1)
+            idx = bidx[:size].view(xc.shape)
+            idx.copy_(t)  # truncation = floor for t >= 0
+            return idx.add_(offsets[c0:c1])
+
+        for j, (i0, i1, c0, c1) in enumerate(chunks):
             xc = xf[i0:i1, c0:c1]  # contiguous (k, cc, H, W)
             shape = xc.shape
             size = xc.numel()
@@ -568,6 +609,10 @@ class LayerAccumulator:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
                 if rows is not None:  # the shift is per channel, so d's region sums are the rows'
                     rows.add_moments(i0, c0, c1, d, s1[c0:c1], s2[c0:c1])
+                    if not rows.finite(i0, i1, c0, c1):
+                        for u0, u1, v0, v1 in chunks[:j]:
+                            rows.add_hist(u0, u1, hist_index(u0, u1, v0, v1, xf[u0:u1, v0:v1]), sign=-1)
+                        raise _NonFinite
                 elif single:
                     s1[c0:c1] += d[0]
                     s2[c0:c1].addcmul_(d[0], d[0])
@@ -575,23 +620,14 @@ class LayerAccumulator:
                     s1[c0:c1] += d.sum(0)
                     s2[c0:c1] += d.square_().sum(0)
             for k in range(i1 - i0 if self.planar else 0):  # per image: the energy is summed over images
-                if rows is None:
-                    _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
-                else:  # the running energy's region sums after this image, less those before it
-                    _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                _add_sobel_energy(xc[k], energy[c0:c1], b0, b1)
+                if rows is not None:  # the running energy's region sums after this image, less those before it
                     rows.add_edges(i0 + k, c0, c1, energy[c0:c1])
-            # histogram: bin index + channel offset + (bins * C) for interior positions, one bincount per chunk
-            t = torch.addcmul(bias[c0:c1], xc, inv[c0:c1], out=b0[:size].view(shape)).clamp_(0, self.bins - 1)
-            idx = bidx[:size].view(shape)
-            idx.copy_(t)  # truncation = floor for t >= 0
-            idx += offsets[c0:c1]
+            idx = hist_index(i0, i1, c0, c1, xc)
             if rows is None:
-                counts += torch.bincount(idx.view(-1), minlength=counts.numel())
-            else:  # per image, counted into the image's group too
-                for k in range(i1 - i0):
-                    image_counts = torch.bincount(idx[k].view(-1), minlength=counts.numel())
-                    counts += image_counts
-                    rows.add_hist(i0 + k, image_counts)
+                counts += torch.bincount(idx.view(-1), minlength=counts.numel())  # type: ignore[operator]
+            else:  # into the images' groups
+                rows.add_hist(i0, i1, idx)
         return s1, s2, energy, counts
 
     def _update_probe(self, xf: torch.Tensor, split: torch.Tensor, image_index: torch.Tensor | None = None) -> None:
@@ -653,8 +689,7 @@ class LayerAccumulator:
         all_reduce_sum(
             self.edge_sum,
             self.edge_images,
-            self.hist_band,
-            self.hist_interior,
+            self._hist,
             self.probe_xx,
             self.probe_xy,
             self.probe_yy,

@@ -62,8 +62,10 @@ LAYER_INTERVALS: tuple[str, ...] = (
 POSITIVE = frozenset(LAYER_INTERVALS) - {"position_r2"}
 #: The largest value of a figure, where its interval is clipped.
 AT_MOST = {"position_r2": 1.0}
-#: Replicates of the Wasserstein distance are formed in blocks of about this many histogram bins.
-_HIST_BLOCK = 1 << 21
+#: Replicates of the Wasserstein distance are formed in blocks of about this many histogram bins (float32: 256 KiB),
+#: over at most ``_HIST_COLUMNS`` bins of the groups' histograms at a time.
+_HIST_BLOCK = 1 << 16
+_HIST_COLUMNS = 1 << 12
 
 
 def bootstrap_weights(images: torch.Tensor, replicates: int, seed: int) -> torch.Tensor:
@@ -148,7 +150,7 @@ def probe_r2_batch(xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, *, alph
     mx = a[:, :-1, -1] / safe_n[:, None]
     my = b[:, -1] / safe_n[:, None]
     nmx = (safe_n[:, None] * mx)[:, :, None]  # (R, P, 1)
-    sxx = torch.baddbmm(a[:, :-1, :-1], nmx, mx[:, None, :], alpha=-1.0)  # a - n mx mx^T
+    sxx = torch.addcmul(a[:, :-1, :-1], nmx, mx[:, None, :], value=-1.0)  # a - n mx mx^T
     sxy = torch.baddbmm(b[:, :-1], nmx, my[:, None, :], alpha=-1.0)
     diagonal = torch.diagonal(sxx, dim1=1, dim2=2)
     lam = (alpha * diagonal.sum(1) / max(p, 1)).clamp(min=1e-12)
@@ -164,6 +166,33 @@ def probe_r2_batch(xx: torch.Tensor, xy: torch.Tensor, yy: torch.Tensor, *, alph
     r2 = 1.0 - sse.sum(1) / torch.where(total > 0, total, torch.ones_like(total))
     bad = (n < 2) | (nt < 1) | (total <= 0)
     return torch.where(bad, torch.full_like(r2, math.nan), r2)
+
+
+def _wasserstein_gaps(cum: torch.Tensor, w: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+    """``sum_bins |F_band - F_interior|`` of each replicate and channel ``(R, C)`` (float32).
+
+    ``cum (G, C, 2, bins)``: each group's cumulative band and interior histograms; ``w (R, G)``: the replicates'
+    group weights; ``inv (R, C, 2)``: one over each replicate's band and interior totals. Blocks of channels and
+    replicates are sized to stay in a core's cache (one matrix product and three passes a block).
+    """
+    g, c, _, bins = cum.shape
+    reps = w.shape[0]
+    flat = cum.reshape(g, -1)
+    gap = torch.empty((reps, c), dtype=torch.float32, device=cum.device)
+    cb = max(1, min(c, _HIST_COLUMNS // (2 * bins)))
+    rb = max(1, min(reps, _HIST_BLOCK // (cb * 2 * bins)))
+    buf = torch.empty(rb * cb * 2 * bins, dtype=torch.float32, device=cum.device)
+    dif = torch.empty(rb * cb * bins, dtype=torch.float32, device=cum.device)
+    for c0 in range(0, c, cb):
+        c1 = min(c0 + cb, c)
+        cols = flat[:, c0 * 2 * bins : c1 * 2 * bins]
+        for r0 in range(0, reps, rb):
+            r1 = min(r0 + rb, reps)
+            h = torch.mm(w[r0:r1], cols, out=buf[: (r1 - r0) * (c1 - c0) * 2 * bins].view(r1 - r0, -1))
+            h = h.view(r1 - r0, c1 - c0, 2, bins).mul_(inv[r0:r1, c0:c1, :, None])
+            d = torch.sub(h[:, :, 0], h[:, :, 1], out=dif[: (r1 - r0) * (c1 - c0) * bins].view(r1 - r0, c1 - c0, bins))
+            torch.sum(d.abs_(), -1, out=gap[r0:r1, c0:c1])
+    return gap
 
 
 def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_threshold: float) -> dict[str, np.ndarray]:
@@ -183,22 +212,18 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     # pooled moments per replicate, channel and region: (R, C, K)
     sums = (w @ gs.moments.reshape(gs.n_groups, -1)).reshape(reps, *gs.moments.shape[1:])
     counts = n_img[:, None] * gs.region_sizes[None]  # (R, K)
-    cnt = counts[:, None, :].expand(-1, sums.shape[1], -1)
-
-    shift = gs.shift.to(dev)
-
-    def pooled(s1: torch.Tensor, s2: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and population variance from the sums of ``x - shift_c`` and their squares over ``k`` values."""
-        safe = k.clamp(min=1.0)
-        m1 = s1 / safe
-        per_channel = shift.reshape(1, -1, *[1] * (m1.ndim - 2))
-        return per_channel + m1, (s2 / safe - m1.square()).clamp(min=0.0)
-
-    mu, var = pooled(sums[..., 0], sums[..., 1], cnt)  # (R, C, K)
-    both = sums[..., 0, :] + sums[..., 1, :]  # band and interior: all positions
-    mu_a, var_a = pooled(both[..., 0], both[..., 1], cnt[..., 0] + cnt[..., 1])
+    inv_k = (1.0 / counts.clamp(min=1.0))[:, None, :]  # (R, 1, K)
+    shift = gs.shift.to(dev)[None, :, None]  # (1, C, 1)
+    m1 = sums[..., 0] * inv_k  # mean of x - shift_c
+    var = (sums[..., 1] * inv_k).sub_(m1.square()).clamp_(min=0.0)  # population variance
+    mu = m1.add_(shift)
+    both = sums[..., 0, :] + sums[..., 1, :]  # band and interior: all positions (R, C, 2)
+    inv_a = 1.0 / (counts[:, 0] + counts[:, 1]).clamp(min=1.0)[:, None]  # (R, 1)
+    m1_a = both[..., 0] * inv_a
+    var_a = (both[..., 1] * inv_a).sub_(m1_a.square()).clamp_(min=0.0)  # (R, C)
+    mu_a = m1_a.add_(shift[..., 0])
     mu_b, var_b, mu_i, var_i = mu[..., 0], var[..., 0], mu[..., 1], var[..., 1]
-    has = (cnt[..., 0] > 0) & (cnt[..., 1] > 0)
+    has = ((counts[:, 0] > 0) & (counts[:, 1] > 0))[:, None]
     valid = valid_channels(var_a, mu_a) & has  # (R, C)
     out: dict[str, torch.Tensor] = {}
 
@@ -210,29 +235,16 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     log_vr = torch.log(torch.where(vr_ok, var_b, one) / torch.where(vr_ok, var_i, one))
     out["var_ratio"] = _masked_mean(log_vr, vr_ok).exp()
 
-    # Wasserstein-1 from the weighted cumulative histograms (cumulation is linear: done once per group), in
-    # float32, a block of replicates at a time
+    # Wasserstein-1 from the weighted cumulative histograms (cumulation is linear: done once per group), in float32
+    # (exact below 2**24 values a bin); a replicate's totals are its last cumulative bins
     c, bins = acc.shape[0], acc.bins
-    cum = gs.hist.view(gs.n_groups, 2, c, bins).to(torch.float32).cumsum(-1)  # exact below 2**24 values a bin
-    cum_b, cum_i = cum[:, 0].reshape(gs.n_groups, -1), cum[:, 1].reshape(gs.n_groups, -1)
-    scale = (acc.hist_width.to(device=dev, dtype=torch.float64) / var_a.sqrt().clamp(min=1e-300)).to(torch.float32)
+    cum = gs.hist.view(gs.n_groups, 2, c, bins).transpose(1, 2).to(torch.float32).cumsum(-1)  # (G, C, 2, bins)
     w32 = w.to(torch.float32)
-    step = max(1, min(reps, _HIST_BLOCK // (c * bins)))
-    gap = torch.empty((reps, c), dtype=torch.float32, device=dev)
-    h_b = torch.empty((step, c * bins), dtype=torch.float32, device=dev)
-    h_i = torch.empty_like(h_b)
-    for r0 in range(0, reps, step):
-        r1 = min(r0 + step, reps)
-        hb = torch.mm(w32[r0:r1], cum_b, out=h_b[: r1 - r0]).view(-1, c, bins)
-        hi = torch.mm(w32[r0:r1], cum_i, out=h_i[: r1 - r0]).view(-1, c, bins)
-        inv_b = 1.0 / hb[..., -1:].clamp(min=1)  # (r, C, 1): the totals are the last cumulative bins
-        neg_inv_i = -1.0 / hi[..., -1:].clamp(min=1)
-        hb.mul_(inv_b).addcmul_(hi, neg_inv_i)
-        torch.sum(hb.abs_(), -1, out=gap[r0:r1])
-    totals = w @ gs.hist.view(gs.n_groups, 2, c, bins).sum(-1).reshape(gs.n_groups, -1).to(torch.float64)
-    totals = totals.view(reps, 2, c)
-    ok = valid & (totals[:, 0] > 0) & (totals[:, 1] > 0)
-    out["wasserstein"] = _masked_mean((gap * scale).double(), ok) if reps else nan
+    totals = (w32 @ cum[..., -1].reshape(gs.n_groups, -1)).view(reps, c, 2)
+    gap = _wasserstein_gaps(cum, w32, 1.0 / totals.clamp(min=1.0))
+    scale = acc.hist_width.to(device=dev, dtype=torch.float64) / var_a.sqrt().clamp(min=1e-300)
+    ok = valid & (totals[..., 0] > 0) & (totals[..., 1] > 0)
+    out["wasserstein"] = _masked_mean(gap.double() * scale, ok) if reps else nan
 
     # false edges: energy summed over the centres that see the band / those that do not, per channel variance
     if acc.planar:
@@ -275,9 +287,14 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
 
     # padding-aware channels: the side strip with the largest |SMD| against the interior, per channel
     strips = gs.region_sizes[2:] > 0
-    side = (mu[..., 2:] - mu_i[..., None]) / ((var[..., 2:] + var_i[..., None]) / 2).clamp(min=1e-300).sqrt()
-    side = torch.where(strips[None, None], side, torch.zeros_like(side)).abs()
-    out["padding_aware_channels"] = (valid & (side.amax(-1) >= pa_threshold)).sum(1).to(torch.float64)
+    if bool(strips.any()):
+        sel = torch.nonzero(strips).flatten() + 2
+        spread = (var[..., sel] + var_i[..., None]).mul_(0.5).clamp_(min=1e-300).sqrt_()
+        side = (mu[..., sel] - mu_i[..., None]).div_(spread).abs_()
+        aware = valid & (side.amax(-1) >= pa_threshold)
+    else:
+        aware = torch.zeros_like(valid)
+    out["padding_aware_channels"] = aware.sum(1).to(torch.float64)
     return {k: v.detach().cpu().numpy() for k, v in out.items()}
 
 
