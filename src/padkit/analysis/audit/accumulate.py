@@ -200,9 +200,9 @@ class ImageRows:
     def __init__(self, sums: GroupSums, groups: torch.Tensor, device: torch.device, dtype: torch.dtype) -> None:
         c = sums.channels
         n = groups.shape[0]
-        self.regions = sums.region_matrix.to(device=device, dtype=dtype)  # (plane, K)
-        self.edge_regions = sums.edge_matrix.to(device=device, dtype=dtype)  # (plane, 2)
-        self.mom = torch.zeros((n, c, self.regions.shape[1], 2), dtype=dtype, device=device)
+        # (K, plane) and (2, plane): products with them on the left run faster than (plane, K) on the right
+        self.regions, self.edge_regions = sums.matrices(device, dtype)
+        self.mom = torch.zeros((n, c, self.regions.shape[0], 2), dtype=dtype, device=device)
         self.edge = torch.zeros((n, c, 2), dtype=dtype, device=device)
         self._edge_before = torch.zeros((c, 2), dtype=dtype, device=device)
         self.group_hist = sums.hist  # (G, 2 * C * bins), where this batch's counts go
@@ -212,14 +212,14 @@ class ImageRows:
         self.hist_offsets = offsets.reshape(n, *[1] * (len(sums.shape) + 1))
 
     def finite(self, i0: int, i1: int, c0: int, c1: int) -> bool:
-        """Whether the region sums of images ``i0:i1``, channels ``c0:c1`` are finite (a NaN or an infinity in
-        the chunk makes the sum of squares non-finite)."""
+        """Whether the region sums of squares of images ``i0:i1``, channels ``c0:c1`` are finite (a NaN or an
+        infinity in the chunk makes them non-finite)."""
         return bool(torch.isfinite(self.mom[i0:i1, c0:c1, :2, 1].sum()))
 
     def _region_sums(self, d: torch.Tensor) -> torch.Tensor:
         """Sums of ``d (k, cc, *spatial)`` over each region of :func:`region_masks`: ``(k, cc, K)``."""
         k, cc = d.shape[:2]
-        return (d.reshape(k * cc, -1) @ self.regions).view(k, cc, -1)
+        return torch.mm(self.regions, d.reshape(k * cc, -1).t()).t().view(k, cc, -1)
 
     def add_moments(self, i0: int, c0: int, c1: int, d: torch.Tensor, s1: torch.Tensor, s2: torch.Tensor) -> None:
         """Region sums of ``d = x - shift_c`` and ``d^2`` of images ``i0:i0+k``, channels ``c0:c1`` (``d``: ``(k,
@@ -235,13 +235,13 @@ class ImageRows:
         """All images' region sums at once (``xf``: ``(N, C, *spatial)``, every value finite)."""
         n, c = xf.shape[:2]
         y = (xf - shift.reshape(c, *[1] * (xf.ndim - 2))).reshape(n, c, -1)
-        self.mom[..., 0] = y @ self.regions
-        self.mom[..., 1] = y.square_() @ self.regions
+        self.mom[..., 0] = torch.matmul(self.regions, y.transpose(1, 2)).transpose(1, 2)
+        self.mom[..., 1] = torch.matmul(self.regions, y.square_().transpose(1, 2)).transpose(1, 2)
 
     def add_edges(self, i: int, c0: int, c1: int, energy: torch.Tensor) -> None:
         """Image ``i``'s Sobel energy of channels ``c0:c1``, summed over the two edge regions: the batch's running
         energy ``(cc, H, W)`` (images up to ``i`` added) minus its sums before image ``i``."""
-        after = energy.reshape(energy.shape[0], -1) @ self.edge_regions
+        after = torch.mm(self.edge_regions, energy.reshape(energy.shape[0], -1).t()).t()
         self.edge[i, c0:c1] = after - self._edge_before[c0:c1]
         self._edge_before[c0:c1] = after
 
@@ -285,12 +285,13 @@ class GroupSums:
         self.shift: torch.Tensor | None = None
         regions = region_masks(acc.band)
         self.region_sizes = regions.reshape(regions.shape[0], -1).sum(1).to(torch.float64).to(dev)  # (K,)
-        self.region_matrix = regions.reshape(regions.shape[0], -1).T.to(torch.float64)  # (plane, K)
+        self.region_matrix = regions.reshape(regions.shape[0], -1).to(torch.float64)  # (K, plane)
         if acc.planar:
             eb, ei = edge_masks(acc.band.mask)
-            self.edge_matrix = torch.stack([eb, ei], -1).reshape(-1, 2).to(torch.float64) * _SOBEL_SCALE2
+            self.edge_matrix = torch.stack([eb, ei]).reshape(2, -1).to(torch.float64) * _SOBEL_SCALE2
         else:
-            self.edge_matrix = torch.zeros((math.prod(spatial), 2), dtype=torch.float64)
+            self.edge_matrix = torch.zeros((2, math.prod(spatial)), dtype=torch.float64)
+        self._matrices: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
         self.thickness = acc.band.thickness
         self.rank = len(spatial)
         k = regions.shape[0]
@@ -306,6 +307,16 @@ class GroupSums:
         self.probe_xy = torch.zeros((groups, p + 1, 2), dtype=torch.float64, device=dev)
         self.probe_yy = torch.zeros((groups, 2), dtype=torch.float64, device=dev)
         self._acc = acc
+
+    def matrices(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The region indicator rows ``(K, plane)`` and the (scaled) edge region rows ``(2, plane)`` in ``dtype``."""
+        key = (torch.device(device), dtype)
+        if key not in self._matrices:
+            self._matrices[key] = (
+                self.region_matrix.to(device=device, dtype=dtype),
+                self.edge_matrix.to(device=device, dtype=dtype),
+            )
+        return self._matrices[key]
 
     def calibrate(self, x: torch.Tensor) -> None:
         """Set the per-channel shift from a calibration batch ``(N, C, *spatial)``: its mean over the finite values
@@ -455,15 +466,21 @@ class LayerAccumulator:
             return self.groups.hist.sum(0, dtype=torch.int64)
         return self._hist
 
+    def histograms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Band and interior histogram counts ``(C * bins,)`` each (int64) of every image seen so far."""
+        counts = self._counts()
+        half = counts.numel() // 2
+        return counts[:half], counts[half:]
+
     @property
     def hist_band(self) -> torch.Tensor:
         """Band histogram counts ``(C * bins,)`` (int64) of every image seen so far."""
-        return self._counts()[: self._hist.numel() // 2]
+        return self.histograms()[0]
 
     @property
     def hist_interior(self) -> torch.Tensor:
         """Interior histogram counts ``(C * bins,)`` (int64) of every image seen so far."""
-        return self._counts()[self._hist.numel() // 2 :]
+        return self.histograms()[1]
 
     @property
     def moments(self) -> RunningMoments:
@@ -609,7 +626,7 @@ class LayerAccumulator:
                 d = torch.sub(xc, shift[c0:c1], out=b0[:size].view(shape))
                 if rows is not None:  # the shift is per channel, so d's region sums are the rows'
                     rows.add_moments(i0, c0, c1, d, s1[c0:c1], s2[c0:c1])
-                    if not rows.finite(i0, i1, c0, c1):
+                    if not rows.finite(i0, i1, c0, c1):  # before its histogram: NaN has no bin
                         for u0, u1, v0, v1 in chunks[:j]:
                             rows.add_hist(u0, u1, hist_index(u0, u1, v0, v1, xf[u0:u1, v0:v1]), sign=-1)
                         raise _NonFinite

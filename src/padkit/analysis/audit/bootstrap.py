@@ -214,20 +214,20 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     counts = n_img[:, None] * gs.region_sizes[None]  # (R, K)
     inv_k = (1.0 / counts.clamp(min=1.0))[:, None, :]  # (R, 1, K)
     shift = gs.shift.to(dev)[None, :, None]  # (1, C, 1)
-    m1 = sums[..., 0] * inv_k  # mean of x - shift_c
+    m1 = sums[..., 0] * inv_k  # means of x - shift_c: their differences are the means' differences
     var = (sums[..., 1] * inv_k).sub_(m1.square()).clamp_(min=0.0)  # population variance
-    mu = m1.add_(shift)
     both = sums[..., 0, :] + sums[..., 1, :]  # band and interior: all positions (R, C, 2)
     inv_a = 1.0 / (counts[:, 0] + counts[:, 1]).clamp(min=1.0)[:, None]  # (R, 1)
     m1_a = both[..., 0] * inv_a
     var_a = (both[..., 1] * inv_a).sub_(m1_a.square()).clamp_(min=0.0)  # (R, C)
     mu_a = m1_a.add_(shift[..., 0])
-    mu_b, var_b, mu_i, var_i = mu[..., 0], var[..., 0], mu[..., 1], var[..., 1]
+    mu_b, mu_i = m1[..., 0] + shift[..., 0], m1[..., 1] + shift[..., 0]
+    var_b, var_i = var[..., 0], var[..., 1]
     has = ((counts[:, 0] > 0) & (counts[:, 1] > 0))[:, None]
     valid = valid_channels(var_a, mu_a) & has  # (R, C)
     out: dict[str, torch.Tensor] = {}
 
-    smd = ((mu_b - mu_i) / ((var_b + var_i) / 2).clamp(min=1e-300).sqrt()).abs()
+    smd = ((m1[..., 0] - m1[..., 1]) / ((var_b + var_i) / 2).clamp(min=1e-300).sqrt()).abs()
     out["border_shift"] = _masked_mean(smd, valid)
     out["smd_max"] = torch.where(valid.any(1), torch.where(valid, smd, torch.full_like(smd, -math.inf)).amax(1), nan)
     vr_ok = valid & valid_channels(var_b, mu_b) & valid_channels(var_i, mu_i)
@@ -290,7 +290,7 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     if bool(strips.any()):
         sel = torch.nonzero(strips).flatten() + 2
         spread = (var[..., sel] + var_i[..., None]).mul_(0.5).clamp_(min=1e-300).sqrt_()
-        side = (mu[..., sel] - mu_i[..., None]).div_(spread).abs_()
+        side = (m1[..., sel] - m1[..., 1:2]).div_(spread).abs_()
         aware = valid & (side.amax(-1) >= pa_threshold)
     else:
         aware = torch.zeros_like(valid)

@@ -121,8 +121,9 @@ def finalize_layer(
     smd_max = float(smd[valid].abs().max()) if n_valid else nan
     vr_ok = valid & valid_channels(var_b, mu_b) & valid_channels(var_i, mu_i)
     var_ratio = float(torch.log(var_b[vr_ok] / var_i[vr_ok]).mean().exp()) if bool(vr_ok.any()) else nan
-    hb = acc.hist_band.reshape(c, -1).double()
-    hi = acc.hist_interior.reshape(c, -1).double()
+    band_counts, interior_counts = acc.histograms()
+    hb = band_counts.reshape(c, -1).double()
+    hi = interior_counts.reshape(c, -1).double()
     hb_n, hi_n = hb.sum(1, keepdim=True), hi.sum(1, keepdim=True)
     w_ok = valid & (hb_n[:, 0] > 0).to(valid.device) & (hi_n[:, 0] > 0).to(valid.device)
     if bool(w_ok.any()):
