@@ -288,9 +288,9 @@ def layer_replicates(acc: LayerAccumulator, weights: torch.Tensor, *, pa_thresho
     # padding-aware channels: the side strip with the largest |SMD| against the interior, per channel
     strips = gs.region_sizes[2:] > 0
     if bool(strips.any()):
-        sel = torch.nonzero(strips).flatten() + 2
-        spread = (var[..., sel] + var_i[..., None]).mul_(0.5).clamp_(min=1e-300).sqrt_()
-        side = (m1[..., sel] - m1[..., 1:2]).div_(spread).abs_()
+        sel: slice | torch.Tensor = slice(2, None) if bool(strips.all()) else torch.nonzero(strips).flatten() + 2
+        spread = torch.add(var[..., sel], var[..., 1:2]).mul_(0.5).clamp_(min=1e-300).sqrt_()
+        side = torch.sub(m1[..., sel], m1[..., 1:2]).div_(spread).abs_()
         aware = valid & (side.amax(-1) >= pa_threshold)
     else:
         aware = torch.zeros_like(valid)
