@@ -562,9 +562,9 @@ class LayerAccumulator:
                 energy[:, 1:-1, 1:-1].to(device=self.device, dtype=torch.float64).mul_(_SOBEL_SCALE2)
             )
             self.edge_images += xf.shape[0]
-        if rows is None:
+        if counts is not None:
             self._hist += counts.to(self.device)
-        else:
+        if rows is not None:
             self.groups.add_rows(rows, image_index)  # type: ignore[union-attr,arg-type]
         if self.planar and probe_split is not None and bool((probe_split > 0).any()):
             self._update_probe(xf, probe_split.to(xf.device), image_index)
@@ -641,9 +641,10 @@ class LayerAccumulator:
                 if rows is not None:  # the running energy's region sums after this image, less those before it
                     rows.add_edges(i0 + k, c0, c1, energy[c0:c1])
             idx = hist_index(i0, i1, c0, c1, xc)
-            if rows is None:
-                counts += torch.bincount(idx.view(-1), minlength=counts.numel())  # type: ignore[operator]
+            if counts is not None:
+                counts += torch.bincount(idx.view(-1), minlength=counts.numel())
             else:  # into the images' groups
+                assert rows is not None
                 rows.add_hist(i0, i1, idx)
         return s1, s2, energy, counts
 
