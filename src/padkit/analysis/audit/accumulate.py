@@ -209,7 +209,7 @@ class ImageRows:
         self.groups = groups.tolist()
         # each image's offset into the flattened group histograms
         offsets = groups.to(device=device, dtype=torch.int64) * sums.hist.shape[1]
-        self.hist_offsets = offsets.reshape(n, *[1] * (len(sums.shape) + 1))
+        self.hist_offsets = offsets.reshape(n, *[1] * (sums.rank + 1))
 
     def finite(self, i0: int, i1: int, c0: int, c1: int) -> bool:
         """Whether the region sums of squares of images ``i0:i1``, channels ``c0:c1`` are finite (a NaN or an
@@ -281,7 +281,6 @@ class GroupSums:
         dev = acc.device
         self.n_groups = groups
         self.channels = c
-        self.shape = tuple(spatial)
         self.shift: torch.Tensor | None = None
         regions = region_masks(acc.band)
         self.region_sizes = regions.reshape(regions.shape[0], -1).sum(1).to(torch.float64).to(dev)  # (K,)
